@@ -1,0 +1,83 @@
+// The one place that reads the environment. Workers, clients and scripts call
+// loadConfig(); workflows never do (they get what they need as arguments).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Anvil's first well-known development account: public, funded only on a local dev chain. */
+export const ANVIL_DEV_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
+
+const hostPort = z
+  .string()
+  .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port');
+const httpUrl = z
+  .string()
+  .url('expected an http(s) URL')
+  .refine((v) => /^https?:\/\//.test(v), 'expected an http(s) URL')
+  .transform((v) => v.replace(/\/+$/, ''));
+const port = z.coerce.number().int('expected a whole number').min(1).max(65535, 'expected a port 1-65535');
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Each variable: its schema, default and an example shown when the value is wrong. */
+const variables = {
+  ATELIER_DATA_DIR: { schema: z.string().min(1), default: '.data', example: '.data' },
+  ATELIER_TEMPORAL_ADDRESS: { schema: hostPort, default: '127.0.0.1:7233', example: '127.0.0.1:7233' },
+  ATELIER_TEMPORAL_NAMESPACE: { schema: z.string().regex(/^[\w.-]+$/, 'expected a namespace name'), default: 'default', example: 'default' },
+  ATELIER_TEMPORAL_UI_PORT: { schema: port, default: '8233', example: '8233' },
+  ATELIER_TASK_QUEUE: { schema: z.string().min(1), default: 'atelier', example: 'atelier' },
+  ATELIER_KUBO_API_URL: { schema: httpUrl, default: 'http://127.0.0.1:5001', example: 'http://127.0.0.1:5001' },
+  ATELIER_KUBO_GATEWAY_URL: { schema: httpUrl, default: 'http://127.0.0.1:8080', example: 'http://127.0.0.1:8080' },
+  ATELIER_ETH_RPC_URL: { schema: httpUrl, default: 'http://127.0.0.1:8545', example: 'http://127.0.0.1:8545' },
+  ATELIER_SIGNER_KEY: {
+    schema: z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'expected a 0x-prefixed 32-byte hex private key'),
+    default: ANVIL_DEV_KEY,
+    example: '0x<64 hex digits>',
+  },
+  ATELIER_CONTRACT_ADDRESS: {
+    schema: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address').optional(),
+    default: undefined,
+    example: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+  },
+  ATELIER_CONFIRMATIONS: { schema: z.coerce.number().int().min(1).max(64), default: '1', example: '1' },
+  ATELIER_AVIF: { schema: bool, default: 'false', example: 'true' },
+  ATELIER_OPENAI_API_KEY: { schema: z.string().min(1).optional(), default: undefined, example: 'sk-...' },
+  ATELIER_OPENAI_BASE_URL: { schema: httpUrl.optional(), default: undefined, example: 'http://127.0.0.1:4010/v1' },
+  ATELIER_OPENAI_MODEL: { schema: z.string().min(1), default: 'gpt-image-1', example: 'gpt-image-1' },
+  ATELIER_OPENAI_SIZE: { schema: z.enum(['256x256', '512x512', '1024x1024', '1024x1536', '1536x1024']), default: '1024x1024', example: '1024x1024' },
+} as const;
+
+type Variables = typeof variables;
+export type Config = { [K in keyof Variables]: z.output<Variables[K]['schema']> } & {
+  /** ATELIER_DATA_DIR resolved against the project root. */
+  dataDir: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates every ATELIER_* variable; throws a ConfigError naming each bad one. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(variables)) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const result = (spec.schema as z.ZodType).safeParse(raw ?? spec.default);
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      const why = result.error.issues.map((i) => i.message).join('; ');
+      problems.push(`${name}=${JSON.stringify(raw)}: ${why} (example: ${name}=${spec.example})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config = values as Omit<Config, 'dataDir'>;
+  return { ...config, dataDir: path.resolve(projectRoot, config.ATELIER_DATA_DIR) };
+}

@@ -1,0 +1,411 @@
+// The local stack: Temporal dev server (with Web UI), an offline Kubo node and Anvil,
+// all on loopback, with their state in the data folder. Used by `npm run stack:*`,
+// the demo and the test suite's global setup.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import type { Config } from '../../common/config.ts';
+import { atelierSearchAttributes } from '../../common/searchAttributes.ts';
+import { anvilBinary, ensureGoTool } from './tools.ts';
+
+export type ServiceName = 'temporal' | 'kubo' | 'anvil';
+export const serviceNames: ServiceName[] = ['temporal', 'kubo', 'anvil'];
+
+interface PidRecord {
+  pid: number;
+  binary: string;
+  args: string[];
+  startedAt: string;
+}
+
+interface ServicePlan {
+  name: ServiceName;
+  /** Ports the service binds, each with the variable that sets it (for error messages). */
+  ports: { port: number; variable: string }[];
+  binary: () => Promise<string>;
+  args: (binary: string) => Promise<string[]> | string[];
+  env?: Record<string, string>;
+  ready: () => Promise<boolean>;
+  address: string;
+}
+
+const portOf = (url: string) => Number(new URL(url).port || (url.startsWith('https') ? 443 : 80));
+
+export class Stack {
+  constructor(readonly config: Config) {}
+
+  get runDir() {
+    return path.join(this.config.dataDir, 'run');
+  }
+  get logDir() {
+    return path.join(this.config.dataDir, 'logs');
+  }
+  get temporalDbFile() {
+    return path.join(this.config.dataDir, 'temporal', 'temporal.db');
+  }
+  get ipfsPath() {
+    return path.join(this.config.dataDir, 'ipfs');
+  }
+  get anvilStateFile() {
+    return path.join(this.config.dataDir, 'anvil', 'state.json');
+  }
+  get temporalUiUrl() {
+    return `http://127.0.0.1:${this.config.ATELIER_TEMPORAL_UI_PORT}/namespaces/${this.config.ATELIER_TEMPORAL_NAMESPACE}/workflows`;
+  }
+
+  private plan(name: ServiceName): ServicePlan {
+    const c = this.config;
+    switch (name) {
+      case 'temporal': {
+        const grpcPort = Number(c.ATELIER_TEMPORAL_ADDRESS.split(':')[1]);
+        const uiPort = c.ATELIER_TEMPORAL_UI_PORT;
+        // The dev server's HTTP API and metrics ports follow the UI port so that two
+        // stacks (dev and test) never collide on a default.
+        const httpPort = uiPort + 1;
+        const metricsPort = uiPort + 2;
+        return {
+          name,
+          ports: [
+            { port: grpcPort, variable: 'ATELIER_TEMPORAL_ADDRESS' },
+            { port: uiPort, variable: 'ATELIER_TEMPORAL_UI_PORT' },
+            { port: httpPort, variable: 'ATELIER_TEMPORAL_UI_PORT (+1, HTTP API)' },
+            { port: metricsPort, variable: 'ATELIER_TEMPORAL_UI_PORT (+2, metrics)' },
+          ],
+          binary: () => ensureGoTool('temporal'),
+          args: () => {
+            fs.mkdirSync(path.dirname(this.temporalDbFile), { recursive: true });
+            return [
+              'server', 'start-dev',
+              '--ip', '127.0.0.1',
+              '--port', String(grpcPort),
+              '--ui-port', String(uiPort),
+              '--http-port', String(httpPort),
+              '--metrics-port', String(metricsPort),
+              '--db-filename', this.temporalDbFile,
+              '--namespace', c.ATELIER_TEMPORAL_NAMESPACE,
+              '--log-level', 'warn',
+              ...atelierSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=${cliTypeName(key.type)}`]),
+            ];
+          },
+          ready: () => this.temporalAnswers(),
+          address: c.ATELIER_TEMPORAL_ADDRESS,
+        };
+      }
+      case 'kubo':
+        return {
+          name,
+          ports: [
+            { port: portOf(c.ATELIER_KUBO_API_URL), variable: 'ATELIER_KUBO_API_URL' },
+            { port: portOf(c.ATELIER_KUBO_GATEWAY_URL), variable: 'ATELIER_KUBO_GATEWAY_URL' },
+          ],
+          binary: () => ensureGoTool('ipfs'),
+          args: async (binary) => {
+            await this.prepareKuboRepo(binary);
+            return ['daemon', '--offline'];
+          },
+          env: { IPFS_PATH: this.ipfsPath },
+          ready: async () => (await postOk(`${c.ATELIER_KUBO_API_URL}/api/v0/id`)) !== undefined,
+          address: c.ATELIER_KUBO_API_URL,
+        };
+      case 'anvil':
+        return {
+          name,
+          ports: [{ port: portOf(c.ATELIER_ETH_RPC_URL), variable: 'ATELIER_ETH_RPC_URL' }],
+          binary: async () => anvilBinary(),
+          args: () => {
+            fs.mkdirSync(path.dirname(this.anvilStateFile), { recursive: true });
+            return [
+              '--host', '127.0.0.1',
+              '--port', String(portOf(c.ATELIER_ETH_RPC_URL)),
+              '--chain-id', '31337',
+              // Loaded at start, dumped at exit and every second, so even a SIGKILL loses at most a second.
+              '--state', this.anvilStateFile,
+              '--state-interval', '1',
+            ];
+          },
+          ready: async () => (await jsonRpc(c.ATELIER_ETH_RPC_URL, 'eth_chainId')) !== undefined,
+          address: c.ATELIER_ETH_RPC_URL,
+        };
+    }
+  }
+
+  private pidFile(name: ServiceName) {
+    return path.join(this.runDir, `${name}.json`);
+  }
+
+  /** The process `up` started for this service, if it is still alive. */
+  running(name: ServiceName): PidRecord | undefined {
+    const file = this.pidFile(name);
+    if (!fs.existsSync(file)) return undefined;
+    const record = JSON.parse(fs.readFileSync(file, 'utf8')) as PidRecord;
+    if (isOurProcess(record)) return record;
+    fs.rmSync(file, { force: true });
+    return undefined;
+  }
+
+  /** Starts the service unless it already runs, then waits until it answers. */
+  async start(name: ServiceName, log: (line: string) => void = console.log): Promise<void> {
+    const plan = this.plan(name);
+    const existing = this.running(name);
+    if (existing) {
+      await waitUntil(plan.ready, 30_000, `${name} (pid ${existing.pid}) did not answer at ${plan.address}`);
+      log(`${name.padEnd(8)} already running (pid ${existing.pid}) at ${plan.address}`);
+      return;
+    }
+    for (const { port, variable } of plan.ports) {
+      // Sockets of a killed server can linger a few seconds; only a listener means "taken".
+      const free = await waitUntil(() => portIsFree(port), portHasListener(port) ? 0 : 30_000, '').catch(() => false);
+      if (!free) {
+        throw new Error(
+          `Cannot start ${name}: port ${port} on 127.0.0.1 is held by another process that atelier did not start.\n` +
+            `Stop that process, or pick another port with ${variable}.`,
+        );
+      }
+    }
+    const binary = await plan.binary();
+    const args = await plan.args(binary);
+    fs.mkdirSync(this.runDir, { recursive: true });
+    fs.mkdirSync(this.logDir, { recursive: true });
+    const logFile = path.join(this.logDir, `${name}.log`);
+    const out = fs.openSync(logFile, 'a');
+    const child = spawn(binary, args, {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, ...plan.env },
+    });
+    fs.closeSync(out);
+    child.unref();
+    const record: PidRecord = { pid: child.pid!, binary, args, startedAt: new Date().toISOString() };
+    fs.writeFileSync(this.pidFile(name), JSON.stringify(record, null, 2));
+    let exited: number | null | undefined;
+    child.on('exit', (code) => (exited = code));
+    await waitUntil(
+      async () => {
+        if (exited !== undefined) throw new Error(`${name} exited with code ${exited} while starting; see ${logFile}`);
+        return plan.ready();
+      },
+      60_000,
+      `${name} did not answer at ${plan.address} within 60 s; see ${logFile}`,
+    );
+    if (name === 'temporal') await this.ensureSearchAttributes();
+    log(`${name.padEnd(8)} started (pid ${record.pid}) at ${plan.address}`);
+  }
+
+  /** Stops what `up` started: SIGTERM, then SIGKILL after the grace period. SIGKILL at once when asked. */
+  async stop(name: ServiceName, { signal = 'SIGTERM' as NodeJS.Signals, graceMs = 15_000 } = {}): Promise<boolean> {
+    const record = this.running(name);
+    if (!record) return false;
+    killGroup(record.pid, signal);
+    const gone = await waitUntil(async () => !isAlive(record.pid), graceMs, '').catch(() => false);
+    if (!gone) {
+      killGroup(record.pid, 'SIGKILL');
+      await waitUntil(async () => !isAlive(record.pid), 5_000, `${name} (pid ${record.pid}) did not stop`);
+    }
+    fs.rmSync(this.pidFile(name), { force: true });
+    return true;
+  }
+
+  async up(log: (line: string) => void = console.log): Promise<void> {
+    // Tools first (one build at a time on small machines), then the services side by side.
+    await ensureGoTool('temporal');
+    await ensureGoTool('ipfs');
+    await Promise.all(serviceNames.map((name) => this.start(name, log)));
+  }
+
+  async down(log: (line: string) => void = console.log): Promise<void> {
+    for (const name of serviceNames) {
+      if (await this.stop(name)) log(`${name.padEnd(8)} stopped`);
+    }
+  }
+
+  async status(): Promise<{ name: ServiceName; state: 'up' | 'down' | 'not answering'; pid?: number; address: string }[]> {
+    return Promise.all(
+      serviceNames.map(async (name) => {
+        const plan = this.plan(name);
+        const record = this.running(name);
+        if (!record) return { name, state: 'down' as const, address: plan.address };
+        const answers = await plan.ready().catch(() => false);
+        return { name, state: answers ? ('up' as const) : ('not answering' as const), pid: record.pid, address: plan.address };
+      }),
+    );
+  }
+
+  /** Stops everything and deletes the data folder: a fresh chain, node and Temporal database. */
+  async reset(log: (line: string) => void = console.log): Promise<void> {
+    await this.down(log);
+    fs.rmSync(this.config.dataDir, { recursive: true, force: true });
+    log(`removed ${this.config.dataDir}`);
+  }
+
+  private async temporalAnswers(): Promise<boolean> {
+    let connection: Connection | undefined;
+    try {
+      connection = await Connection.connect({ address: this.config.ATELIER_TEMPORAL_ADDRESS, connectTimeout: 1_000 });
+      await connection.workflowService.describeNamespace({ namespace: this.config.ATELIER_TEMPORAL_NAMESPACE });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await connection?.close();
+    }
+  }
+
+  /** `--search-attribute` does not reach a namespace already stored in the SQLite file: add what is missing. */
+  async ensureSearchAttributes(): Promise<void> {
+    const connection = await Connection.connect({ address: this.config.ATELIER_TEMPORAL_ADDRESS });
+    try {
+      const namespace = this.config.ATELIER_TEMPORAL_NAMESPACE;
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+      const missing = atelierSearchAttributes.filter((key) => !(key.name in (customAttributes ?? {})));
+      if (missing.length === 0) return;
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map((key) => [key.name, indexedValueType(key.type)])),
+      });
+    } finally {
+      await connection.close();
+    }
+  }
+
+  /** An offline node with no peers: repo created once, addresses re-applied on every start. */
+  private async prepareKuboRepo(binary: string): Promise<void> {
+    const configFile = path.join(this.ipfsPath, 'config');
+    if (!fs.existsSync(configFile)) {
+      fs.mkdirSync(this.ipfsPath, { recursive: true });
+      await run(binary, ['init', '--profile', 'test', '--empty-repo'], { IPFS_PATH: this.ipfsPath });
+    }
+    const kuboConfig = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    kuboConfig.Addresses.API = `/ip4/127.0.0.1/tcp/${portOf(this.config.ATELIER_KUBO_API_URL)}`;
+    kuboConfig.Addresses.Gateway = `/ip4/127.0.0.1/tcp/${portOf(this.config.ATELIER_KUBO_GATEWAY_URL)}`;
+    kuboConfig.Addresses.Swarm = [];
+    kuboConfig.Bootstrap = [];
+    kuboConfig.Gateway = { ...kuboConfig.Gateway, NoFetch: true };
+    fs.writeFileSync(configFile, JSON.stringify(kuboConfig, null, 2));
+  }
+}
+
+function cliTypeName(type: string): string {
+  // The CLI spells types as the server does: Keyword, Int, ...
+  return { KEYWORD: 'Keyword', INT: 'Int', TEXT: 'Text', BOOL: 'Bool', DOUBLE: 'Double', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' }[type] ?? type;
+}
+
+type IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
+
+function indexedValueType(type: string): IndexedValueType {
+  const { IndexedValueType } = proto.temporal.api.enums.v1;
+  const byName: Record<string, IndexedValueType> = {
+    KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+  };
+  const value = byName[type];
+  if (value === undefined) throw new Error(`no indexed value type for search attribute type ${type}`);
+  return value;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0) until its parent reaps it.
+  try {
+    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Alive and still the binary we started (pids get reused). */
+function isOurProcess(record: PidRecord): boolean {
+  if (!isAlive(record.pid)) return false;
+  try {
+    const cmdline = fs.readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').split('\0');
+    return cmdline[0] === record.binary;
+  } catch {
+    return true;
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Whether some process listens on the loopback port (Linux: /proc/net/tcp; elsewhere assume so). */
+function portHasListener(port: number): boolean {
+  try {
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    return fs
+      .readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .some((line) => {
+        const [, local, , state] = line.trim().split(/\s+/);
+        return local?.endsWith(`:${hexPort}`) && state === '0A';
+      });
+  } catch {
+    return true;
+  }
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, failure: string): Promise<true> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch((error) => { if (error instanceof Error && /exited with code/.test(error.message)) throw error; return false; })) return true;
+    if (Date.now() > deadline) throw new Error(failure);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function postOk(url: string): Promise<unknown> {
+  try {
+    const response = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(2_000) });
+    return response.ok ? await response.json() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function jsonRpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      signal: AbortSignal.timeout(2_000),
+    });
+    const body = (await response.json()) as { result?: unknown };
+    return body.result;
+  } catch {
+    return undefined;
+  }
+}
+
+function run(binary: string, args: string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${binary} ${args.join(' ')} failed (${code}): ${stderr}`))));
+  });
+}
