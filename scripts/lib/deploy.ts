@@ -1,30 +1,15 @@
 // Deploys the CreativeAsset contract to the configured chain once, and again when the chain
 // was reset or the contract changed. The record in the data folder tells workers where it is.
 import fs from 'node:fs';
-import path from 'node:path';
 import { JsonRpcProvider, Wallet, keccak256 } from 'ethers';
 import type { Config } from '../../common/config.ts';
+import { deploymentFile, readDeployment } from '../../common/deployment.ts';
+import type { Deployment } from '../../common/deployment.ts';
 import { creativeAssetArtifact, deployCreativeAsset } from '../../contracts/index.ts';
-
-export interface Deployment {
-  address: string;
-  chainId: number;
-  blockNumber: number;
-  deployer: string;
-  /** keccak256 of the deployed runtime code: a different build or a reset chain no longer matches. */
-  codeHash: string;
-}
-
-export const deploymentFile = (config: Config) => path.join(config.dataDir, 'deployment.json');
-
-export function readDeployment(config: Config): Deployment | undefined {
-  const file = deploymentFile(config);
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Deployment) : undefined;
-}
 
 /** The recorded deployment if the chain still holds exactly that code; otherwise a new one. */
 export async function ensureDeployment(config: Config): Promise<Deployment> {
-  const provider = new JsonRpcProvider(config.ATELIER_ETH_RPC_URL, undefined, { staticNetwork: true, polling: true, pollingInterval: 100 });
+  const provider = new JsonRpcProvider(config.ATELIER_ETH_RPC_URL, undefined, { staticNetwork: true, pollingInterval: 100, cacheTimeout: -1 });
   try {
     const chainId = Number((await provider.getNetwork()).chainId);
     const recorded = readDeployment(config);

@@ -1,0 +1,107 @@
+// format: renditions of the approved draft with sharp, and the ERC-721 metadata JSON.
+// Deterministic: the same draft and inputs give the same bytes, so the same CIDs.
+import { ApplicationFailure } from '@temporalio/activity';
+import type { KuboRPCClient } from 'kubo-rpc-client';
+import sharp from 'sharp';
+import type { Sharp } from 'sharp';
+import type { AssetSpec, ContentRef, Draft, FormattedAsset, Rendition, RenditionName } from '../common/asset.ts';
+import { addContent, readVerified } from './kubo.ts';
+
+export interface FormatDependencies {
+  kubo: KuboRPCClient;
+  /** AVIF is the costly rendition (~0.5 s a 1024 px image): made only when the worker is told to. */
+  avif: boolean;
+}
+
+export interface FormatInput {
+  spec: AssetSpec;
+  draft: Draft;
+  approval: { by: string; via: string; at: string; round: number };
+  workflowId: string;
+}
+
+export const limits = { maxDimension: 4096, maxDraftBytes: 25 * 1024 * 1024, maxRenditionBytes: 10 * 1024 * 1024 };
+
+const recipes: Record<RenditionName, { width: number | null; mimeType: string; encode: (image: Sharp) => Sharp }> = {
+  original: { width: null, mimeType: 'image/png', encode: (image) => image.png() },
+  'webp-1024': { width: 1024, mimeType: 'image/webp', encode: (image) => image.webp({ quality: 88 }) },
+  'webp-512': { width: 512, mimeType: 'image/webp', encode: (image) => image.webp({ quality: 85 }) },
+  'thumb-256': { width: 256, mimeType: 'image/webp', encode: (image) => image.webp({ quality: 80 }) },
+  'avif-1024': { width: 1024, mimeType: 'image/avif', encode: (image) => image.avif({ quality: 55, effort: 4 }) },
+};
+
+export function createFormatActivities({ kubo, avif }: FormatDependencies) {
+  return {
+    async formatAsset({ spec, draft, approval, workflowId }: FormatInput): Promise<FormattedAsset> {
+      if (draft.bytes > limits.maxDraftBytes) {
+        throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${draft.bytes} bytes, over ${limits.maxDraftBytes}`, 'ImageTooLarge');
+      }
+      const source = await readVerified(kubo, draft);
+      const meta = await sharp(source).metadata();
+      if (!meta.format || !['png', 'jpeg', 'webp'].includes(meta.format)) {
+        throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${meta.format ?? 'not an image'}; expected png, jpeg or webp`, 'UnsupportedImage');
+      }
+      if (!meta.width || !meta.height || meta.width > limits.maxDimension || meta.height > limits.maxDimension) {
+        throw ApplicationFailure.nonRetryable(`draft is ${meta.width}x${meta.height}; at most ${limits.maxDimension} px a side`, 'ImageTooLarge');
+      }
+      const wanted = spec.renditions.filter((name) => name !== 'avif-1024' || avif);
+      const renditions: Rendition[] = [];
+      for (const name of wanted) {
+        const recipe = recipes[name];
+        // The original keeps the approved bytes when they already are PNG: the approved draft is the image.
+        const bytes =
+          name === 'original' && meta.format === 'png'
+            ? source
+            : await recipe
+                .encode(sharp(source).resize(recipe.width ? { width: recipe.width, height: recipe.width, fit: 'inside', withoutEnlargement: true } : undefined))
+                .toBuffer();
+        if (bytes.byteLength > limits.maxRenditionBytes) {
+          throw ApplicationFailure.nonRetryable(`rendition ${name} is ${bytes.byteLength} bytes, over ${limits.maxRenditionBytes}`, 'ImageTooLarge');
+        }
+        const out = await sharp(bytes).metadata();
+        const ref = await addContent(kubo, bytes, { pin: false });
+        renditions.push({ ...ref, name, mimeType: recipe.mimeType, width: out.width!, height: out.height! });
+      }
+      const image = renditions.find((r) => r.name === 'original') ?? renditions[0]!;
+      const metadata = erc721Metadata(spec, draft, approval, workflowId, image, renditions);
+      const metadataRef: ContentRef = await addContent(kubo, Buffer.from(JSON.stringify(metadata, null, 2)), { pin: false });
+      return { renditions, metadata: metadataRef };
+    },
+  };
+}
+
+/** OpenSea-style ERC-721 metadata with the provenance a collector can check. Key order is fixed. */
+function erc721Metadata(
+  spec: AssetSpec,
+  draft: Draft,
+  approval: FormatInput['approval'],
+  workflowId: string,
+  image: Rendition,
+  renditions: Rendition[],
+) {
+  const traitAttributes =
+    spec.generator.kind === 'layers'
+      ? Object.entries((draft.inputs as { traits?: Record<string, string> }).traits ?? {}).map(([trait_type, value]) => ({ trait_type, value }))
+      : [];
+  return {
+    name: spec.name,
+    description: spec.description,
+    image: `ipfs://${image.cid}`,
+    attributes: [...spec.attributes, ...traitAttributes.filter((t) => !spec.attributes.some((a) => a.trait_type === t.trait_type))],
+    properties: {
+      collection: spec.collectionId,
+      assetKey: spec.assetKey,
+      renditions: renditions.map((r) => ({ name: r.name, uri: `ipfs://${r.cid}`, mimeType: r.mimeType, width: r.width, height: r.height, bytes: r.bytes, sha256: r.sha256 })),
+      provenance: {
+        generator: spec.generator.kind,
+        inputs: draft.inputs,
+        draft: { uri: `ipfs://${draft.cid}`, sha256: draft.sha256 },
+        approvedBy: approval.by,
+        approvedVia: approval.via,
+        approvedAt: approval.at,
+        round: approval.round,
+        workflowId,
+      },
+    },
+  };
+}

@@ -1,0 +1,132 @@
+// generate: a draft image from trait layers (offline, deterministic) or the OpenAI Images API.
+import { ApplicationFailure, log } from '@temporalio/activity';
+import type { KuboRPCClient } from 'kubo-rpc-client';
+import OpenAI from 'openai';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { AssetSpec, Draft } from '../common/asset.ts';
+import { loadLayerSet, resolveTraits, traitProblems } from '../common/layerSet.ts';
+import type { LayerSet } from '../common/layerSet.ts';
+import { addContent } from './kubo.ts';
+
+export interface GenerateDependencies {
+  kubo: KuboRPCClient;
+  openai?: { client: OpenAI; model: string; size: string };
+}
+
+export interface GenerateInput {
+  spec: AssetSpec;
+  round: number;
+  /** Reviewers' feedback from earlier rounds, oldest first. */
+  feedback: string[];
+}
+
+const MAX_DRAFT_BYTES = 25 * 1024 * 1024;
+
+export function createGenerateActivities({ kubo, openai }: GenerateDependencies) {
+  return {
+    async generateDraft({ spec, round, feedback }: GenerateInput): Promise<Draft> {
+      const { image, inputs } =
+        spec.generator.kind === 'layers'
+          ? await composeLayers(loadLayerSet(spec.generator.layerSet), spec.generator, round, feedback)
+          : await generateWithOpenAI(openai, spec.generator.prompt, feedback);
+      const meta = await sharp(image).metadata().catch(() => undefined);
+      if (!meta?.format || !['png', 'jpeg', 'webp'].includes(meta.format) || !meta.width || !meta.height) {
+        throw ApplicationFailure.nonRetryable(`generator returned an unsupported image (${meta?.format ?? 'unreadable'})`, 'UnsupportedImage');
+      }
+      if (image.byteLength > MAX_DRAFT_BYTES) {
+        throw ApplicationFailure.nonRetryable(`generated image is ${image.byteLength} bytes, over the ${MAX_DRAFT_BYTES} limit`, 'ImageTooLarge');
+      }
+      // Drafts stay pinned: the history refers to every round's draft.
+      const ref = await addContent(kubo, image, { pin: true });
+      log.info('draft generated', { cid: ref.cid, round });
+      return { ...ref, width: meta.width, height: meta.height, inputs };
+    },
+  };
+}
+
+/** `layer=option` pairs in feedback change those traits; any other feedback asks for a new draw. */
+export function traitsForRound(set: LayerSet, generator: { traits: Record<string, string>; seed: number }, round: number, feedback: string[]) {
+  let seed = generator.seed;
+  let traits = resolveTraits(set, generator.traits, seed);
+  for (let r = 2; r <= round; r++) {
+    const requested = { ...generator.traits, ...traitOverrides(set, feedback[r - 2] ?? '') };
+    const changesTraits = Object.entries(requested).some(([layer, option]) => traits[layer] !== option);
+    const previous = JSON.stringify(traits);
+    // A new seed until the draw differs: a rejected draft never comes back as is.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (!changesTraits || attempt > 0) seed = (seed * 1103515245 + 12345 + r) % 2 ** 31;
+      const next = resolveTraits(set, requested, seed);
+      if (JSON.stringify(next) !== previous) {
+        traits = next;
+        break;
+      }
+    }
+  }
+  return { traits, seed };
+}
+
+function traitOverrides(set: LayerSet, feedback: string): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const [, layer, option] of feedback.matchAll(/([\w-]+)\s*=\s*([\w-]+)/g)) {
+    if (traitProblems(set, { [layer!]: option! }).length === 0) overrides[layer!] = option!;
+  }
+  return overrides;
+}
+
+async function composeLayers(
+  set: LayerSet,
+  generator: { layerSet: string; traits: Record<string, string>; seed: number },
+  round: number,
+  feedback: string[],
+) {
+  const problems = traitProblems(set, generator.traits);
+  if (problems.length > 0) throw ApplicationFailure.nonRetryable(problems.join('; '), 'InvalidSpec');
+  const { traits, seed } = traitsForRound(set, generator, round, feedback);
+  const layers = await Promise.all(
+    set.layers.map((layer) => {
+      const option = layer.options.find((o) => o.name === traits[layer.name])!;
+      return sharp(path.join(set.dir, option.file)).resize(set.size, set.size).png().toBuffer();
+    }),
+  );
+  const image = await sharp(layers[0])
+    .composite(layers.slice(1).map((input) => ({ input })))
+    .png()
+    .toBuffer();
+  return { image, inputs: { generator: 'layers', layerSet: generator.layerSet, seed, traits } };
+}
+
+async function generateWithOpenAI(openai: GenerateDependencies['openai'], prompt: string, feedback: string[]) {
+  if (!openai) {
+    throw ApplicationFailure.nonRetryable('the openai generator needs ATELIER_OPENAI_API_KEY on the worker', 'GeneratorNotConfigured');
+  }
+  const notes = feedback.filter((f) => f.trim());
+  const fullPrompt = notes.length > 0 ? `${prompt}\n\nRevise according to this feedback: ${notes.join('; ')}` : prompt;
+  try {
+    const response = await openai.client.images.generate({
+      model: openai.model,
+      prompt: fullPrompt,
+      n: 1,
+      size: openai.size as '1024x1024',
+      // DALL-E models answer with URLs unless asked; gpt-image models always send base64.
+      ...(openai.model.startsWith('dall-e') ? { response_format: 'b64_json' as const } : {}),
+    });
+    const first = response.data?.[0];
+    if (first?.b64_json) return { image: Buffer.from(first.b64_json, 'base64'), inputs: { generator: 'openai', model: openai.model, prompt: fullPrompt } };
+    if (first?.url) {
+      const download = await fetch(first.url);
+      if (!download.ok) throw new Error(`image download failed: HTTP ${download.status}`);
+      return { image: Buffer.from(await download.arrayBuffer()), inputs: { generator: 'openai', model: openai.model, prompt: fullPrompt } };
+    }
+    throw ApplicationFailure.nonRetryable('the Images API answered without an image', 'UnsupportedImage');
+  } catch (error) {
+    if (error instanceof OpenAI.APIError && error.status !== undefined && error.status < 500 && error.status !== 429 && error.status !== 408) {
+      const policy = error.code === 'content_policy_violation' || error.code === 'moderation_blocked';
+      throw ApplicationFailure.nonRetryable(
+        policy ? `the image request was refused by the content policy: ${error.message}` : `OpenAI refused the request (${error.status}): ${error.message}`,
+        policy ? 'ContentPolicyViolation' : 'OpenAIRequestRejected',
+      );
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,24 @@
+// All activities, each built by its factory from the dependencies the worker wires.
+import { createApprovalActivities } from './approval.ts';
+import type { ApprovalDependencies } from './approval.ts';
+import { createFormatActivities } from './format.ts';
+import type { FormatDependencies } from './format.ts';
+import { createGenerateActivities } from './generate.ts';
+import type { GenerateDependencies } from './generate.ts';
+import { createMintActivities } from './mint.ts';
+import type { MintDependencies } from './mint.ts';
+import { createPinActivities } from './pin.ts';
+
+export type ActivityDependencies = GenerateDependencies & ApprovalDependencies & FormatDependencies & MintDependencies;
+
+export function createActivities(deps: ActivityDependencies) {
+  return {
+    ...createGenerateActivities(deps),
+    ...createApprovalActivities(deps),
+    ...createFormatActivities(deps),
+    ...createPinActivities(deps),
+    ...createMintActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

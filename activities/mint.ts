@@ -1,0 +1,147 @@
+// mint: one token per asset, through ethers v6. Exactly once: the contract refuses a second
+// token for an asset, and a retry first looks for the token and for the transaction it sent.
+import { ApplicationFailure, Context, heartbeat, log } from '@temporalio/activity';
+import { keccak256 } from 'ethers';
+import type { JsonRpcProvider, TransactionReceipt, Wallet } from 'ethers';
+import type { MintReceipt } from '../common/asset.ts';
+import { assetIdOf, connectCreativeAsset, metadataDigestFromCid, mintedTokensFromReceipt, parseCreativeAssetError } from '../contracts/index.ts';
+
+export interface MintDependencies {
+  provider: JsonRpcProvider;
+  signer: Wallet;
+  contractAddress: string;
+  /** Where to start looking for mint events. */
+  deploymentBlock: number;
+  confirmations: number;
+}
+
+export interface MintInput {
+  collectionId: string;
+  assetKey: string;
+  recipient: string;
+  metadataCid: string;
+}
+
+/** Kept in heartbeat details: the next attempt after a crash looks for this transaction first. */
+interface MintProgress {
+  txHash: string;
+}
+
+export function createMintActivities({ provider, signer, contractAddress, deploymentBlock, confirmations }: MintDependencies) {
+  const contract = connectCreativeAsset(contractAddress, signer);
+  // One nonce at a time from this process: concurrent mints would otherwise pick the same one.
+  let sending: Promise<unknown> = Promise.resolve();
+  const serially = <T>(task: () => Promise<T>): Promise<T> => {
+    const run = sending.then(task, task);
+    sending = run.catch(() => undefined);
+    return run;
+  };
+
+  async function existingMint(assetId: bigint): Promise<MintReceipt | undefined> {
+    const tokenId = await contract.tokenOfAsset(assetId);
+    if (tokenId === 0n) return undefined;
+    // Every token has its Transfer from the zero address, indexed by token id: one getLogs call.
+    const [transfer] = await contract.queryFilter(contract.getEvent('Transfer')(undefined, undefined, tokenId), deploymentBlock);
+    const { chainId } = await provider.getNetwork();
+    return {
+      tokenId: tokenId.toString(),
+      txHash: transfer?.transactionHash ?? '',
+      blockNumber: transfer?.blockNumber ?? 0,
+      contract: contractAddress,
+      chainId: Number(chainId),
+      alreadyMinted: true,
+    };
+  }
+
+  async function awaitReceipt(txHash: string): Promise<TransactionReceipt | null> {
+    for (;;) {
+      heartbeat({ txHash } satisfies MintProgress);
+      const receipt = await provider.waitForTransaction(txHash, confirmations, 5_000).catch((error: Error) => {
+        if (/timeout/i.test(error.message)) return undefined;
+        throw error;
+      });
+      if (receipt) return receipt;
+      // Gone from the pool (never mined, dropped): the caller may send again.
+      if (!(await provider.getTransaction(txHash))) return null;
+      if (Context.current().cancellationSignal.aborted) throw new Error('mint cancelled while waiting for its receipt');
+    }
+  }
+
+  function toMintReceipt(receipt: TransactionReceipt, assetId: bigint, alreadyMinted: boolean): MintReceipt {
+    const minted = mintedTokensFromReceipt(receipt, contractAddress).find((m) => m.assetId === assetId);
+    if (!minted) throw new Error(`transaction ${receipt.hash} minted no token for asset ${assetId}`);
+    return {
+      tokenId: minted.tokenId.toString(),
+      txHash: receipt.hash,
+      blockNumber: receipt.blockNumber,
+      contract: contractAddress,
+      chainId: 0,
+      alreadyMinted,
+    };
+  }
+
+  return {
+    async mintAsset({ collectionId, assetKey, recipient, metadataCid }: MintInput): Promise<MintReceipt> {
+      const assetId = assetIdOf(collectionId, assetKey);
+      const found = await existingMint(assetId);
+      if (found) {
+        log.info('asset already minted; returning its token', { assetId: assetId.toString(), tokenId: found.tokenId });
+        return found;
+      }
+
+      const previous = (Context.current().info.heartbeatDetails as MintProgress | undefined)?.txHash;
+      if (previous) {
+        log.info('looking for the transaction an earlier attempt sent', { txHash: previous });
+        const receipt = await awaitReceipt(previous);
+        if (receipt?.status === 1) return withChainId(toMintReceipt(receipt, assetId, true));
+        const raced = await existingMint(assetId);
+        if (raced) return raced;
+      }
+
+      let digest: string;
+      try {
+        digest = metadataDigestFromCid(metadataCid);
+      } catch (error) {
+        throw ApplicationFailure.nonRetryable(`metadata CID ${metadataCid} cannot go on chain: ${(error as Error).message}`, 'InvalidContent');
+      }
+
+      let txHash: string;
+      try {
+        txHash = await serially(async () => {
+          const request = await signer.populateTransaction(await contract.mint.populateTransaction(recipient, assetId, digest));
+          const signed = await signer.signTransaction(request);
+          const hash = keccak256(signed);
+          // Recorded before it is sent: a crash after sending still finds this transaction.
+          heartbeat({ txHash: hash } satisfies MintProgress);
+          await provider.broadcastTransaction(signed);
+          return hash;
+        });
+      } catch (error) {
+        const reverted = parseCreativeAssetError(error);
+        if (reverted?.name === 'AssetAlreadyMinted') {
+          const raced = await existingMint(assetId);
+          if (raced) return raced;
+        }
+        if (reverted || (error as { code?: string }).code === 'CALL_EXCEPTION') {
+          throw ApplicationFailure.nonRetryable(
+            `mint of asset ${assetId} reverted: ${reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message}`,
+            'MintReverted',
+          );
+        }
+        throw error;
+      }
+      log.info('mint transaction sent', { txHash, assetId: assetId.toString() });
+
+      const receipt = await awaitReceipt(txHash);
+      if (receipt?.status === 1) return withChainId(toMintReceipt(receipt, assetId, false));
+      const raced = await existingMint(assetId);
+      if (raced) return raced;
+      if (receipt === null) throw new Error(`mint transaction ${txHash} disappeared from the pool before it was mined; sending again`);
+      throw ApplicationFailure.nonRetryable(`mint transaction ${txHash} reverted on chain`, 'MintReverted');
+
+      async function withChainId(mint: MintReceipt): Promise<MintReceipt> {
+        return mint.chainId ? mint : { ...mint, chainId: Number((await provider.getNetwork()).chainId) };
+      }
+    },
+  };
+}

@@ -1,0 +1,227 @@
+// `atelier`: start, approve, reject, inspect and list asset runs.
+// Exit codes: 0 done, 1 failure (server, run failed), 2 bad input, 3 decision refused, 4 not found.
+import fs from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import type { AssetStatus, Stage } from '../common/asset.ts';
+import { stages } from '../common/asset.ts';
+import { ConfigError, loadConfig } from '../common/config.ts';
+import { SpecError, parseAssetSpec } from '../common/spec.ts';
+import { AssetNotFound, AtelierClient, DecisionRefused } from './atelier.ts';
+
+const usage = `usage: atelier <command> [options]
+
+  start --spec <file.json>                 start the asset(s) in a spec file (one spec or an array)
+  start --collection <id> --key <key> --name <name> --recipient <0x...>
+        [--seed <n>] [--trait layer=option]... [--layer-set <dir>] [--prompt <text>]
+        [--description <text>] [--auto] [--approver <name>]... [--remind <dur>] [--expire <dur>]
+        [--max-rounds <n>] [--avif]
+  approve <asset> [--by <name>] [--comment <text>]
+  reject <asset> --reason <text> [--by <name>]
+  status <asset> [--json]
+  list [--collection <id>] [--stage <stage>] [--json]
+
+<asset> is <collection>:<key> or asset:<collection>:<key>. Durations: 90s, 15m, 4h, 2d.`;
+
+class UsageError extends Error {}
+
+const exit = { ok: 0, failed: 1, badInput: 2, refused: 3, notFound: 4 } as const;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === 'help') {
+    console.log(usage);
+    return command ? exit.ok : exit.badInput;
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      spec: { type: 'string' },
+      collection: { type: 'string' },
+      key: { type: 'string' },
+      name: { type: 'string' },
+      description: { type: 'string' },
+      recipient: { type: 'string' },
+      seed: { type: 'string' },
+      trait: { type: 'string', multiple: true },
+      'layer-set': { type: 'string' },
+      prompt: { type: 'string' },
+      auto: { type: 'boolean' },
+      approver: { type: 'string', multiple: true },
+      remind: { type: 'string' },
+      expire: { type: 'string' },
+      'max-rounds': { type: 'string' },
+      avif: { type: 'boolean' },
+      by: { type: 'string' },
+      comment: { type: 'string' },
+      reason: { type: 'string' },
+      stage: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const config = loadConfig();
+  const asset = () => {
+    if (positionals.length !== 1) throw new UsageError(`${command} takes one <asset> (got ${positionals.length})`);
+    return positionals[0]!;
+  };
+  const by = values.by ?? process.env.ATELIER_USER ?? os.userInfo().username;
+
+  if (command === 'start') {
+    const specs = values.spec ? readSpecFile(values.spec) : [specFromFlags(values)];
+    const parsed = specs.map((spec, i) => {
+      try {
+        return parseAssetSpec(spec);
+      } catch (error) {
+        if (error instanceof SpecError && specs.length > 1) throw new SpecError(error.problems.map((p) => `[${i}] ${p}`));
+        throw error;
+      }
+    });
+    const client = await AtelierClient.connect(config);
+    try {
+      for (const spec of parsed) {
+        const started = await client.start(spec);
+        console.log(`${started.started ? 'started' : 'already running'}  ${started.workflowId}  run ${started.runId}`);
+      }
+    } finally {
+      await client.close();
+    }
+    return exit.ok;
+  }
+
+  const client = await AtelierClient.connect(config);
+  try {
+    switch (command) {
+      case 'approve': {
+        const ref = asset();
+        await client.approve(ref, { by, via: 'cli', comment: values.comment });
+        console.log(`approved ${ref} as ${by}`);
+        return exit.ok;
+      }
+      case 'reject': {
+        const ref = asset();
+        if (!values.reason) throw new UsageError('reject needs --reason <text>: it is the feedback for the next round');
+        await client.reject(ref, { by, via: 'cli', comment: values.reason });
+        console.log(`rejected ${ref} as ${by}: ${values.reason}`);
+        return exit.ok;
+      }
+      case 'status': {
+        const status = await client.status(asset());
+        console.log(values.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+        return status.stage === 'failed' ? exit.failed : exit.ok;
+      }
+      case 'list': {
+        if (values.stage && !stages.includes(values.stage as Stage)) throw new UsageError(`--stage must be one of ${stages.join(', ')}`);
+        const rows = await client.list({ collection: values.collection, stage: values.stage as Stage | undefined });
+        if (values.json) console.log(JSON.stringify(rows, null, 2));
+        else
+          printTable(
+            ['asset', 'stage', 'approver', 'token', 'content cid', 'started'],
+            rows.map((r) => [r.workflowId, r.stage ?? r.status.toLowerCase(), r.approver ?? '', r.tokenId?.toString() ?? '', r.contentCid ?? '', r.startTime.toISOString()]),
+          );
+        return exit.ok;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+function readSpecFile(file: string): unknown[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read spec file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const json = JSON.parse(text);
+    return Array.isArray(json) ? json : [json];
+  } catch (error) {
+    throw new UsageError(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function specFromFlags(values: Record<string, string | boolean | string[] | undefined>): unknown {
+  const get = (name: string) => values[name] as string | undefined;
+  const number = (name: string) => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    if (!/^\d+$/.test(raw)) throw new UsageError(`--${name} expects a whole number, got "${raw}"`);
+    return Number(raw);
+  };
+  const traits: Record<string, string> = {};
+  for (const pair of (values.trait as string[] | undefined) ?? []) {
+    const [layer, option, extra] = pair.split('=');
+    if (!layer || !option || extra !== undefined) throw new UsageError(`--trait expects layer=option, got "${pair}"`);
+    traits[layer] = option;
+  }
+  const prompt = get('prompt');
+  return {
+    collectionId: get('collection'),
+    assetKey: get('key'),
+    name: get('name'),
+    description: get('description'),
+    recipient: get('recipient'),
+    generator: prompt
+      ? { kind: 'openai', prompt, seed: number('seed') }
+      : { kind: 'layers', layerSet: get('layer-set'), traits, seed: number('seed') ?? 0 },
+    renditions: values.avif ? ['original', 'webp-1024', 'webp-512', 'thumb-256', 'avif-1024'] : undefined,
+    approval: values.auto
+      ? { policy: 'auto' }
+      : {
+          policy: 'manual',
+          approvers: values.approver,
+          remindAfter: get('remind'),
+          expireAfter: get('expire'),
+          maxRounds: number('max-rounds'),
+        },
+  };
+}
+
+export function formatStatus(status: AssetStatus): string {
+  const lines = [
+    `asset      ${status.workflowId}`,
+    `stage      ${status.stage}${status.error ? ` (${status.error})` : ''}`,
+    `round      ${status.round}`,
+    `draft      ${status.draftCid ?? '-'}`,
+    `metadata   ${status.metadataCid ?? '-'}`,
+    `token      ${status.tokenId ?? '-'}${status.txHash ? `  tx ${status.txHash}` : ''}`,
+    `approver   ${status.approver ?? '-'}`,
+  ];
+  if (status.decisions.length > 0) {
+    lines.push('decisions');
+    for (const d of status.decisions) {
+      lines.push(`  round ${d.round}  ${d.kind.padEnd(7)} by ${d.by} via ${d.via} at ${d.at}: ${d.outcome}${d.comment ? ` — "${d.comment}"` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function printTable(headers: string[], rows: string[][]) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  console.log(line(headers));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of rows) console.log(line(row));
+  if (rows.length === 0) console.log('(none)');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) console.error(`atelier: ${error.message}\n\n${usage}`);
+    else console.error(`atelier: ${error instanceof Error ? error.message : String(error)}`);
+    const code =
+      error instanceof UsageError || error instanceof SpecError || error instanceof ConfigError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? exit.badInput
+        : error instanceof DecisionRefused
+          ? exit.refused
+          : error instanceof AssetNotFound
+            ? exit.notFound
+            : exit.failed;
+    process.exit(code);
+  },
+);

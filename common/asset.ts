@@ -1,0 +1,151 @@
+// The asset's vocabulary, shared by the workflow, activities and clients. Types only plus
+// small pure helpers, so workflow code can import it.
+
+export const stages = [
+  'generating',
+  'awaiting_approval',
+  'formatting',
+  'pinning',
+  'minting',
+  'minted',
+  'rejected',
+  'expired',
+  'failed',
+] as const;
+export type Stage = (typeof stages)[number];
+export const finalStages: readonly Stage[] = ['minted', 'rejected', 'expired', 'failed'];
+
+export const renditionNames = ['original', 'webp-1024', 'webp-512', 'thumb-256', 'avif-1024'] as const;
+export type RenditionName = (typeof renditionNames)[number];
+
+export interface Trait {
+  trait_type: string;
+  value: string | number;
+}
+
+export type GeneratorSpec =
+  | {
+      kind: 'layers';
+      /** Folder under samples/collections (or an absolute path) holding collection.json and the layer files. */
+      layerSet: string;
+      /** Chosen option per layer; layers left out are drawn from the seed. */
+      traits: Record<string, string>;
+      seed: number;
+    }
+  | {
+      kind: 'openai';
+      prompt: string;
+      seed: number;
+    };
+
+export type ApprovalPolicy =
+  | {
+      policy: 'manual';
+      /** Who may decide; empty means anyone who can signal the workflow. */
+      approvers: string[];
+      /** Durations as Temporal reads them: '90s', '4h', '2d'. */
+      remindAfter: string;
+      expireAfter: string;
+      maxRounds: number;
+    }
+  | { policy: 'auto' };
+
+export interface AssetSpec {
+  collectionId: string;
+  assetKey: string;
+  name: string;
+  description: string;
+  attributes: Trait[];
+  generator: GeneratorSpec;
+  renditions: RenditionName[];
+  /** Checksummed address that receives the token. */
+  recipient: string;
+  approval: ApprovalPolicy;
+}
+
+export interface DecisionInput {
+  /** Who decided: a user name, a Slack user, `policy:auto`. */
+  by: string;
+  /** Through what: `cli`, `slack`, `script`, `policy`. */
+  via: string;
+  comment?: string;
+}
+
+export type DecisionOutcome = 'accepted' | 'not an allowed approver' | 'already decided' | 'not awaiting a decision' | 'invalid';
+
+export interface DecisionRecord extends DecisionInput {
+  kind: 'approve' | 'reject';
+  round: number;
+  /** ISO time the workflow received it. */
+  at: string;
+  outcome: DecisionOutcome;
+}
+
+/** A blob in Kubo, referenced by CIDv1; the bytes never enter workflow history. */
+export interface ContentRef {
+  cid: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface Draft extends ContentRef {
+  width: number;
+  height: number;
+  /** The traits or prompt that made it: provenance for the metadata. */
+  inputs: Record<string, unknown>;
+}
+
+export interface Rendition extends ContentRef {
+  name: RenditionName;
+  mimeType: string;
+  width: number;
+  height: number;
+}
+
+export interface FormattedAsset {
+  renditions: Rendition[];
+  metadata: ContentRef;
+}
+
+export interface MintReceipt {
+  tokenId: string;
+  txHash: string;
+  blockNumber: number;
+  contract: string;
+  chainId: number;
+  /** True when the token already existed (a retry after a crash found it). */
+  alreadyMinted: boolean;
+}
+
+export interface AssetStatus {
+  workflowId: string;
+  stage: Stage;
+  round: number;
+  draftCid: string | null;
+  metadataCid: string | null;
+  imageCid: string | null;
+  tokenId: string | null;
+  txHash: string | null;
+  approver: string | null;
+  /** Who may decide (empty: anyone); null under the auto policy. */
+  approvers: string[] | null;
+  reminders: number;
+  decisions: DecisionRecord[];
+  feedback: string[];
+  error: string | null;
+}
+
+export interface AssetResult extends AssetStatus {
+  renditions: Rendition[];
+  mint: MintReceipt | null;
+}
+
+export const workflowIdOf = (collectionId: string, assetKey: string) => `asset:${collectionId}:${assetKey}`;
+
+/** `asset:<collection>:<key>` or `<collection>:<key>` -> the workflow id. */
+export function parseAssetRef(ref: string): string {
+  const parts = ref.split(':');
+  if (parts.length === 3 && parts[0] === 'asset' && parts[1] && parts[2]) return ref;
+  if (parts.length === 2 && parts[0] && parts[1]) return workflowIdOf(parts[0], parts[1]);
+  throw new Error(`"${ref}" is not an asset reference: expected <collection>:<key> or asset:<collection>:<key>`);
+}

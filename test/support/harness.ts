@@ -1,0 +1,95 @@
+// Shared by the end-to-end tests: the test stack's config, one workflow bundle per test file,
+// in-process workers, the CLI as a child process, and specs that are valid unless told otherwise.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { JsonRpcProvider, Wallet } from 'ethers';
+import type { AssetSpec, AssetStatus, Stage } from '../../common/asset.ts';
+import { ANVIL_DEV_KEY, loadConfig, projectRoot } from '../../common/config.ts';
+import type { Config } from '../../common/config.ts';
+import { contractLocation } from '../../common/deployment.ts';
+import { parseAssetSpec } from '../../common/spec.ts';
+import { AtelierClient } from '../../client/atelier.ts';
+import { connectCreativeAsset } from '../../contracts/index.ts';
+import { createAtelierWorker, workflowsPath } from '../../workers/worker.ts';
+
+export const config: Config = loadConfig();
+
+// Workers log warnings and errors only: the tests' output stays readable.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+let bundle: Promise<WorkflowBundle> | undefined;
+export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger() }));
+
+/** A worker running in this process until `stop()`. */
+export async function startWorker(overrides: Partial<Record<keyof Config, string>> = {}) {
+  const workerConfig = loadConfig({ ...process.env, ...overrides });
+  const { worker, close } = await createAtelierWorker(workerConfig, { workflowBundle: await workflowBundle() });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await close();
+    },
+  };
+}
+
+export const uniqueCollection = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
+
+export const recipient = new Wallet('0x' + '11'.repeat(32)).address;
+
+export function testSpec(overrides: Partial<AssetSpec> & Record<string, unknown> = {}): AssetSpec {
+  return parseAssetSpec({
+    collectionId: uniqueCollection('test'),
+    assetKey: '1',
+    name: 'Test Critter',
+    description: 'made by the test suite',
+    recipient,
+    generator: { kind: 'layers', layerSet: 'critters', traits: {}, seed: 7 },
+    approval: { policy: 'manual', approvers: [], remindAfter: '1h', expireAfter: '2h', maxRounds: 3 },
+    ...overrides,
+  });
+}
+
+export async function waitForStage(client: AtelierClient, workflowId: string, stage: Stage, timeoutMs = 60_000): Promise<AssetStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: AssetStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await client.status(workflowId).catch(() => undefined);
+    if (last?.stage === stage) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${workflowId} did not reach ${stage} within ${timeoutMs} ms (last: ${last?.stage})`);
+}
+
+/** Runs the real CLI in a child process, as a person would. */
+export async function atelierCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(path.join(projectRoot, 'bin', 'atelier'), args, { env: process.env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+export function chain() {
+  const provider = new JsonRpcProvider(config.ATELIER_ETH_RPC_URL, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  const contract = connectCreativeAsset(contractLocation(config).address, new Wallet(ANVIL_DEV_KEY, provider));
+  return { provider, contract, close: () => provider.destroy() };
+}
+
+export async function gatewayGet(cidPath: string): Promise<Buffer> {
+  const response = await fetch(`${config.ATELIER_KUBO_GATEWAY_URL}/ipfs/${cidPath}`);
+  if (!response.ok) throw new Error(`gateway ${cidPath}: HTTP ${response.status}`);
+  return Buffer.from(await response.arrayBuffer());
+}
+
+function quietLogger() {
+  const noop = () => {};
+  return { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => console.error(m), log: noop };
+}

@@ -1,0 +1,35 @@
+// The one place that turns configuration into live clients for the activities.
+import { JsonRpcProvider, Wallet } from 'ethers';
+import { create as createKubo } from 'kubo-rpc-client';
+import OpenAI from 'openai';
+import { createActivities } from '../activities/index.ts';
+import type { Activities } from '../activities/index.ts';
+import type { Config } from '../common/config.ts';
+import { contractLocation } from '../common/deployment.ts';
+
+export function createWorkerActivities(config: Config): { activities: Activities; close: () => void } {
+  const kubo = createKubo({ url: config.ATELIER_KUBO_API_URL });
+  // No response cache: a repeated estimate must see the chain as it is now.
+  const provider = new JsonRpcProvider(config.ATELIER_ETH_RPC_URL, undefined, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 250 });
+  const signer = new Wallet(config.ATELIER_SIGNER_KEY, provider);
+  const { address, deploymentBlock } = contractLocation(config);
+  const openai = config.ATELIER_OPENAI_API_KEY
+    ? {
+        client: new OpenAI({ apiKey: config.ATELIER_OPENAI_API_KEY, baseURL: config.ATELIER_OPENAI_BASE_URL, maxRetries: 3, timeout: 120_000 }),
+        model: config.ATELIER_OPENAI_MODEL,
+        size: config.ATELIER_OPENAI_SIZE,
+      }
+    : undefined;
+  const activities = createActivities({
+    kubo,
+    openai,
+    gatewayUrl: config.ATELIER_KUBO_GATEWAY_URL,
+    avif: config.ATELIER_AVIF,
+    provider,
+    signer,
+    contractAddress: address,
+    deploymentBlock,
+    confirmations: config.ATELIER_CONFIRMATIONS,
+  });
+  return { activities, close: () => provider.destroy() };
+}

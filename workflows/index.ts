@@ -1,0 +1,2 @@
+// Every workflow the worker serves.
+export { assetLifecycle } from './assetLifecycle.ts';
