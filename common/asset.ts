@@ -64,8 +64,10 @@ export interface AssetSpec {
 }
 
 export interface DecisionInput {
-  /** Who decided: a user name, a Slack user, `policy:auto`. */
+  /** Who decided: a user name, a Slack user id, `policy:auto`. Approver lists match on this. */
   by: string;
+  /** How to show who decided, when `by` is an id (a Slack user's name). */
+  name?: string;
   /** Through what: `cli`, `slack`, `script`, `policy`. */
   via: string;
   comment?: string;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANVIL_DEV_KEY, loadConfig } from '../common/config.ts';
 import { atelierSearchAttributes } from '../common/searchAttributes.ts';
 import { Stack, jsonRpc } from '../scripts/lib/stack.ts';
+import { testSlotOffset } from './support/env.ts';
 import { finishSignal } from './workflows/durability.ts';
 
 const config = loadConfig();
@@ -46,12 +47,12 @@ describe('the local stack answers', () => {
 describe('durability across restarts (a stack of its own, so other tests are not disturbed)', () => {
   const stack = new Stack(
     loadConfig({
-      ATELIER_DATA_DIR: '.data/test-durability',
-      ATELIER_TEMPORAL_ADDRESS: '127.0.0.1:37233',
-      ATELIER_TEMPORAL_UI_PORT: '38233',
-      ATELIER_KUBO_API_URL: 'http://127.0.0.1:35001',
-      ATELIER_KUBO_GATEWAY_URL: 'http://127.0.0.1:38080',
-      ATELIER_ETH_RPC_URL: 'http://127.0.0.1:38545',
+      ATELIER_DATA_DIR: `.data/test-durability-${testSlotOffset}`,
+      ATELIER_TEMPORAL_ADDRESS: `127.0.0.1:${37233 + testSlotOffset}`,
+      ATELIER_TEMPORAL_UI_PORT: `${38233 + testSlotOffset}`,
+      ATELIER_KUBO_API_URL: `http://127.0.0.1:${35001 + testSlotOffset}`,
+      ATELIER_KUBO_GATEWAY_URL: `http://127.0.0.1:${38080 + testSlotOffset}`,
+      ATELIER_ETH_RPC_URL: `http://127.0.0.1:${38545 + testSlotOffset}`,
     }),
   );
   const quiet = () => {};

@@ -70,6 +70,7 @@ export async function assetLifecycle(spec: AssetSpec): Promise<AssetResult> {
     const record: DecisionRecord = {
       kind,
       by: typeof input?.by === 'string' ? input.by : '',
+      name: typeof input?.name === 'string' ? input.name : undefined,
       via: typeof input?.via === 'string' ? input.via : 'unknown',
       comment: typeof input?.comment === 'string' ? input.comment : undefined,
       round: status.round,
