@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient } from '../client/atelier.ts';
 import { assetIdOf } from '../contracts/index.ts';
-import { atelierCli, chain, config, gatewayGet, startWorker, testSpec, waitForStage } from './support/harness.ts';
+import { atelierCli, chain, config, gatewayGet, saveHistoryIfAsked, startWorker, testSpec, waitForStage } from './support/harness.ts';
+import { approveSignal, rejectSignal } from '../workflows/messages.ts';
 
 let client: AtelierClient;
 let worker: Awaited<ReturnType<typeof startWorker>>;
@@ -61,5 +62,136 @@ describe('assetLifecycle', () => {
 
     // Starting the same asset again returns the existing run, and nothing else is minted.
     expect((await client.start(spec)).started).toBe(false);
+    await saveHistoryIfAsked(client, workflowId, 'approved-from-cli');
+  });
+
+  it('reject with feedback -> a new round with a different draft, generated from that feedback -> approve -> minted', async () => {
+    const spec = testSpec();
+    const { workflowId } = await client.start(spec);
+    const first = await waitForStage(client, workflowId, 'awaiting_approval');
+
+    const rejected = await atelierCli(['reject', workflowId, '--by', 'maria', '--reason', 'make it sleepy: eyes=sleepy']);
+    expect(rejected.code).toBe(0);
+    const second = await waitForRound(workflowId, 2);
+    expect(second.draftCid).not.toBe(first.draftCid);
+    expect(second.feedback).toEqual(['make it sleepy: eyes=sleepy']);
+
+    await client.approve(workflowId, { by: 'maria', via: 'script' });
+    const result = await client.result(workflowId);
+    expect(result.stage).toBe('minted');
+    expect(result.round).toBe(2);
+    const metadata = JSON.parse((await gatewayGet(result.metadataCid!)).toString());
+    expect(metadata.attributes).toContainEqual({ trait_type: 'eyes', value: 'sleepy' });
+    expect(metadata.properties.provenance.draft.uri).toBe(`ipfs://${second.draftCid}`);
+    await saveHistoryIfAsked(client, workflowId, 'rejected-then-approved');
+  });
+
+  it('past max rounds the run ends rejected and nothing is minted', async () => {
+    const spec = testSpec({ approval: { policy: 'manual', approvers: [], remindAfter: '1h', expireAfter: '2h', maxRounds: 2 } });
+    const { workflowId } = await client.start(spec);
+    await waitForStage(client, workflowId, 'awaiting_approval');
+    await client.reject(workflowId, { by: 'maria', via: 'script', comment: 'no' });
+    await waitForRound(workflowId, 2);
+    await client.reject(workflowId, { by: 'maria', via: 'script', comment: 'still no' });
+
+    const result = await client.result(workflowId);
+    expect(result.stage).toBe('rejected');
+    expect(result.tokenId).toBeNull();
+    expect(result.decisions.map((d) => [d.kind, d.round, d.outcome])).toEqual([
+      ['reject', 1, 'accepted'],
+      ['reject', 2, 'accepted'],
+    ]);
+    await expectNotMinted(spec.collectionId, spec.assetKey);
+    const late = await atelierCli(['approve', workflowId, '--by', 'maria']);
+    expect(late.code).toBe(3);
+    expect(late.stderr).toMatch(/already decided \(rejected by maria/);
+  });
+
+  it('expires after the configured duration, with a reminder first; nothing is minted', async () => {
+    const spec = testSpec({ approval: { policy: 'manual', approvers: [], remindAfter: '1s', expireAfter: '3s', maxRounds: 3 } });
+    const { workflowId } = await client.start(spec);
+    const result = await client.result(workflowId);
+    expect(result.stage).toBe('expired');
+    expect(result.reminders).toBe(1);
+    await expectNotMinted(spec.collectionId, spec.assetKey);
+    const late = await atelierCli(['approve', workflowId, '--by', 'maria']);
+    expect(late.code).toBe(3);
+    expect(late.stderr).toMatch(/expired/);
+    await saveHistoryIfAsked(client, workflowId, 'expired');
+  });
+
+  it('an approval that arrives before the draft is ready is kept; a second decision is recorded and ignored', async () => {
+    const spec = testSpec();
+    const { workflowId } = await client.start(spec);
+    const handle = client.temporal.workflow.getHandle(workflowId);
+    // Sent straight away, while the workflow still generates.
+    await handle.signal(approveSignal, { by: 'early-bird', via: 'script' });
+    await handle.signal(rejectSignal, { by: 'latecomer', via: 'script', comment: 'too late' });
+
+    const result = await client.result(workflowId);
+    expect(result.stage).toBe('minted');
+    expect(result.approver).toBe('early-bird');
+    expect(result.decisions.map((d) => [d.kind, d.by, d.outcome])).toEqual([
+      ['approve', 'early-bird', 'accepted'],
+      ['reject', 'latecomer', 'already decided'],
+    ]);
+  });
+
+  it('a decision from someone not allowed is recorded and ignored; the CLI refuses it up front', async () => {
+    const spec = testSpec({ approval: { policy: 'manual', approvers: ['maria'], remindAfter: '1h', expireAfter: '2h', maxRounds: 3 } });
+    const { workflowId } = await client.start(spec);
+    await waitForStage(client, workflowId, 'awaiting_approval');
+
+    const refused = await atelierCli(['approve', workflowId, '--by', 'mallory']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/mallory may not decide .*allowed: maria/);
+
+    // A signal sent around the CLI is recorded, and changes nothing.
+    await client.temporal.workflow.getHandle(workflowId).signal(approveSignal, { by: 'mallory', via: 'script' });
+    const after = await waitFor(async () => {
+      const status = await client.status(workflowId);
+      return status.decisions.length === 1 ? status : undefined;
+    });
+    expect(after.stage).toBe('awaiting_approval');
+    expect(after.decisions[0]).toMatchObject({ by: 'mallory', outcome: 'not an allowed approver' });
+
+    await client.approve(workflowId, { by: 'maria', via: 'cli' });
+    const result = await client.result(workflowId);
+    expect(result.stage).toBe('minted');
+    expect(result.approver).toBe('maria');
+  });
+
+  it('runs unattended under the auto policy, recorded as decided by policy:auto', async () => {
+    const spec = testSpec({ approval: { policy: 'auto' } });
+    const { workflowId } = await client.start(spec);
+    const result = await client.result(workflowId);
+    expect(result.stage).toBe('minted');
+    expect(result.decisions).toMatchObject([{ kind: 'approve', by: 'policy:auto', via: 'policy', outcome: 'accepted' }]);
+    await saveHistoryIfAsked(client, workflowId, 'auto-policy');
   });
 });
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const waitForRound = (workflowId: string, round: number) =>
+  waitFor(async () => {
+    const status = await client.status(workflowId);
+    return status.round === round && status.stage === 'awaiting_approval' ? status : undefined;
+  });
+
+async function expectNotMinted(collectionId: string, assetKey: string) {
+  const { contract, close } = chain();
+  try {
+    expect(await contract.tokenOfAsset(assetIdOf(collectionId, assetKey))).toBe(0n);
+  } finally {
+    close();
+  }
+}

@@ -165,7 +165,7 @@ export async function assetLifecycle(spec: AssetSpec): Promise<AssetResult> {
 
   /** Waits for the round's decision: a reminder after `remindAfter`, expiry after `expireAfter`. */
   async function awaitDecision(remindAfter: string, expireAfter: string, remind: () => Promise<void>): Promise<'decided' | 'expired'> {
-    if (await condition(() => decision !== undefined, remindAfter)) return 'decided';
+    if (await condition(() => decision !== undefined, durationMs(remindAfter))) return 'decided';
     status.reminders++;
     await remind();
     const remaining = Math.max(1, durationMs(expireAfter) - durationMs(remindAfter));

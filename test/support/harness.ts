@@ -2,6 +2,7 @@
 // in-process workers, the CLI as a child process, and specs that are valid unless told otherwise.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
@@ -15,6 +16,7 @@ import { parseAssetSpec } from '../../common/spec.ts';
 import { AtelierClient } from '../../client/atelier.ts';
 import { connectCreativeAsset } from '../../contracts/index.ts';
 import { createAtelierWorker, workflowsPath } from '../../workers/worker.ts';
+import { ensureGoTool } from '../../scripts/lib/tools.ts';
 
 export const config: Config = loadConfig();
 
@@ -92,4 +94,20 @@ export async function gatewayGet(cidPath: string): Promise<Buffer> {
 function quietLogger() {
   const noop = () => {};
   return { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => console.error(m), log: noop };
+}
+
+/** With ATELIER_SAVE_HISTORIES=1, keeps a run's history for the replay test (test/histories/). */
+export async function saveHistoryIfAsked(client: AtelierClient, workflowId: string, name: string) {
+  if (!process.env.ATELIER_SAVE_HISTORIES) return;
+  // The CLI writes the canonical JSON form that Worker.runReplayHistories reads.
+  const temporal = await ensureGoTool('temporal');
+  const { stdout } = await promisify(execFile)(
+    temporal,
+    ['workflow', 'show', '--workflow-id', workflowId, '--address', config.ATELIER_TEMPORAL_ADDRESS, '--namespace', config.ATELIER_TEMPORAL_NAMESPACE, '--output', 'json'],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  const dir = path.join(projectRoot, 'test', 'histories');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}.json`), stdout);
+  void client;
 }
