@@ -14,6 +14,8 @@ import type { AssetResult, AssetSpec, AssetStatus, DecisionInput, DecisionRecord
 import { AtelierApprover, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
 import type { Activities } from '../activities/index.ts';
 import { approveSignal, rejectSignal, statusQuery } from './messages.ts';
+import { patched } from '@temporalio/workflow';
+import { mintThroughMinter } from './minter.ts';
 
 const { generateDraft } = proxyActivities<Activities>({
   startToCloseTimeout: '3 minutes',

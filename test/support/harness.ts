@@ -1,6 +1,7 @@
 // Shared by the end-to-end tests: the test stack's config, one workflow bundle per test file,
 // in-process workers, the CLI as a child process, and specs that are valid unless told otherwise.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -110,4 +111,27 @@ export async function saveHistoryIfAsked(client: AtelierClient, workflowId: stri
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, `${name}.json`), stdout);
   void client;
+}
+
+/** The real worker process (workers/main.ts), for tests that kill it. Resolves once it polls. */
+export async function spawnWorkerProcess(): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers', 'main.ts')], {
+    cwd: projectRoot,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s:\n${output}`)), 60_000);
+    child.on('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
+    child.stdout!.on('data', () => {
+      if (output.includes('worker polling')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return { child, output: () => output };
 }
