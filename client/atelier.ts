@@ -87,8 +87,13 @@ export class AtelierClient {
         return handle.query(statusQuery);
       case 'COMPLETED':
         return (await handle.result()) as AssetResult;
-      default:
-        return closedWithoutResult(workflowId, description);
+      default: {
+        const failure = await handle.result().then(
+          () => undefined,
+          (error: Error) => rootCause(error),
+        );
+        return { ...closedWithoutResult(workflowId, description), error: failure ?? `run ${description.status.name.toLowerCase()}` };
+      }
     }
   }
 
@@ -158,6 +163,13 @@ export class AtelierClient {
       throw error;
     }
   }
+}
+
+/** The innermost message of a failure chain: the activity's own words. */
+function rootCause(error: Error): string {
+  let current: Error = error;
+  while ((current as { cause?: unknown }).cause instanceof Error) current = (current as { cause: Error }).cause;
+  return current.message;
 }
 
 function closedWithoutResult(workflowId: string, description: WorkflowExecutionDescription): AssetStatus {

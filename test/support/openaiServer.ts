@@ -1,0 +1,57 @@
+// A small local server that speaks the OpenAI Images API (POST /v1/images/generations), so the
+// real `openai` client runs in tests. Prompts steer it: "refuse" -> content-policy refusal,
+// "busy" -> one 429 first, anything else -> a PNG.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
+
+export interface ImagesCall {
+  authorization: string | undefined;
+  body: { model?: string; prompt?: string; size?: string; n?: number };
+}
+
+export async function startImagesServer() {
+  const calls: ImagesCall[] = [];
+  const throttled = new Set<string>();
+  const image = await sharp({ create: { width: 512, height: 512, channels: 4, background: '#3b7dd8' } }).png().toBuffer();
+
+  const server = http.createServer((request, response) => {
+    let raw = '';
+    request.on('data', (chunk) => (raw += chunk));
+    request.on('end', () => {
+      const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        response.writeHead(status, { 'content-type': 'application/json', ...headers });
+        response.end(JSON.stringify(body));
+      };
+      if (request.method !== 'POST' || request.url !== '/v1/images/generations') {
+        return reply(404, { error: { message: `no route ${request.method} ${request.url}`, type: 'invalid_request_error' } });
+      }
+      const body = JSON.parse(raw) as ImagesCall['body'];
+      calls.push({ authorization: request.headers.authorization, body });
+      const prompt = body.prompt ?? '';
+      if (prompt.includes('refuse')) {
+        return reply(400, {
+          error: {
+            message: 'Your request was rejected as a result of our safety system.',
+            type: 'image_generation_user_error',
+            param: null,
+            code: 'content_policy_violation',
+          },
+        });
+      }
+      if (prompt.includes('busy') && !throttled.has(prompt)) {
+        throttled.add(prompt);
+        return reply(429, { error: { message: 'Rate limit reached for images', type: 'requests', code: 'rate_limit_exceeded' } }, { 'retry-after-ms': '50' });
+      }
+      reply(200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: image.toString('base64') }] });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseURL: `http://127.0.0.1:${port}/v1`,
+    calls,
+    image,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
