@@ -8,6 +8,7 @@ import { stages } from '../common/asset.ts';
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { SpecError, parseAssetSpec } from '../common/spec.ts';
 import { AssetNotFound, AtelierClient, DecisionRefused } from './atelier.ts';
+import { printTable } from './printTable.ts';
 
 const usage = `usage: atelier <command> [options]
 
@@ -198,15 +199,6 @@ export function formatStatus(status: AssetStatus): string {
     }
   }
   return lines.join('\n');
-}
-
-export function printTable(headers: string[], rows: string[][]) {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  console.log(line(headers));
-  console.log(line(widths.map((w) => '-'.repeat(w))));
-  for (const row of rows) console.log(line(row));
-  if (rows.length === 0) console.log('(none)');
 }
 
 main(process.argv.slice(2)).then(
