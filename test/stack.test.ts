@@ -1,5 +1,6 @@
 // The real servers answer, and what they hold survives a restart (Temporal even a SIGKILL).
 import fs from 'node:fs';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -41,6 +42,31 @@ describe('the local stack answers', () => {
 
   it('Anvil answers eth_chainId with the local chain id', async () => {
     expect(await jsonRpc(config.ATELIER_ETH_RPC_URL, 'eth_chainId')).toBe('0x7a69');
+  });
+});
+
+describe('stack manager', () => {
+  it('refuses to start a service whose port another program holds, naming the port and the variable to change', async () => {
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(39545 + testSlotOffset, '127.0.0.1', resolve));
+    try {
+      const stack = new Stack(loadConfig({ ATELIER_DATA_DIR: `.data/test-conflict-${testSlotOffset}`, ATELIER_ETH_RPC_URL: `http://127.0.0.1:${39545 + testSlotOffset}` }));
+      await expect(stack.start('anvil', () => {})).rejects.toThrow(
+        new RegExp(`port ${39545 + testSlotOffset} on 127.0.0.1 is held by another process that atelier did not start.\\nStop that process, or pick another port with ATELIER_ETH_RPC_URL`),
+      );
+      expect(stack.running('anvil')).toBeUndefined();
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it('up is idempotent: a second up reuses the running services', async () => {
+    const stack = new Stack(config);
+    const before = (await stack.status()).map((s) => s.pid);
+    const lines: string[] = [];
+    await stack.up((line) => lines.push(line));
+    expect(lines.every((line) => /already running/.test(line))).toBe(true);
+    expect((await stack.status()).map((s) => s.pid)).toEqual(before);
   });
 });
 
