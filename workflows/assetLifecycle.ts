@@ -14,8 +14,6 @@ import type { AssetResult, AssetSpec, AssetStatus, DecisionInput, DecisionRecord
 import { AtelierApprover, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
 import type { Activities } from '../activities/index.ts';
 import { approveSignal, rejectSignal, statusQuery } from './messages.ts';
-import { patched } from '@temporalio/workflow';
-import { mintThroughMinter } from './minter.ts';
 
 const { generateDraft } = proxyActivities<Activities>({
   startToCloseTimeout: '3 minutes',
@@ -36,7 +34,8 @@ const { pinAsset } = proxyActivities<Activities>({
 });
 const { mintAsset } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30s',
+  // Short: after a worker crash the retry starts this much later.
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
@@ -166,7 +165,7 @@ export async function assetLifecycle(spec: AssetSpec): Promise<AssetResult> {
   }
 
   /** Waits for the round's decision: a reminder after `remindAfter`, expiry after `expireAfter`. */
-  async function awaitDecision(remindAfter: string, expireAfter: string, remind: () => Promise<void>): Promise<'decided' | 'expired'> {
+  async function awaitDecision(remindAfter: string, expireAfter: string, remind: () => Promise<unknown>): Promise<'decided' | 'expired'> {
     if (await condition(() => decision !== undefined, durationMs(remindAfter))) return 'decided';
     status.reminders++;
     await remind();
