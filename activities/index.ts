@@ -7,9 +7,11 @@ import { createGenerateActivities } from './generate.ts';
 import type { GenerateDependencies } from './generate.ts';
 import { createMintActivities } from './mint.ts';
 import type { MintDependencies } from './mint.ts';
+import { createMintBatchActivities } from './mintBatch.ts';
+import type { MintBatchDependencies } from './mintBatch.ts';
 import { createPinActivities } from './pin.ts';
 
-export type ActivityDependencies = GenerateDependencies & ApprovalDependencies & FormatDependencies & MintDependencies;
+export type ActivityDependencies = GenerateDependencies & ApprovalDependencies & FormatDependencies & MintDependencies & MintBatchDependencies;
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -18,6 +20,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createFormatActivities(deps),
     ...createPinActivities(deps),
     ...createMintActivities(deps),
+    ...createMintBatchActivities(deps),
   };
 }
 

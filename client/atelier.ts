@@ -16,6 +16,11 @@ export class AssetNotFound extends Error {
   override name = 'AssetNotFound';
 }
 
+export interface DecideOptions {
+  /** A status the caller has just read for its own checks: used instead of reading it again. */
+  status?: AssetStatus;
+}
+
 export interface StartedAsset {
   workflowId: string;
   runId: string;
@@ -101,21 +106,21 @@ export class AtelierClient {
     return this.temporal.workflow.getHandle(parseAssetRef(ref)).result() as Promise<AssetResult>;
   }
 
-  async approve(ref: string, decision: DecisionInput): Promise<AssetStatus> {
-    return this.decide(ref, 'approve', decision);
+  async approve(ref: string, decision: DecisionInput, options: DecideOptions = {}): Promise<AssetStatus> {
+    return this.decide(ref, 'approve', decision, options);
   }
 
   /** `decision.comment` is the feedback the next round is generated with. */
-  async reject(ref: string, decision: DecisionInput): Promise<AssetStatus> {
+  async reject(ref: string, decision: DecisionInput, options: DecideOptions = {}): Promise<AssetStatus> {
     if (!decision.comment?.trim()) throw new DecisionRefused('a rejection needs a reason: it is the feedback for the next round');
-    return this.decide(ref, 'reject', decision);
+    return this.decide(ref, 'reject', decision, options);
   }
 
   /** Checks the state first so a person gets an immediate, specific answer; only then signals. */
-  private async decide(ref: string, kind: 'approve' | 'reject', decision: DecisionInput): Promise<AssetStatus> {
+  private async decide(ref: string, kind: 'approve' | 'reject', decision: DecisionInput, options: DecideOptions): Promise<AssetStatus> {
     if (!decision.by?.trim()) throw new DecisionRefused('a decision needs the name of who decides');
     const workflowId = parseAssetRef(ref);
-    const status = await this.status(workflowId);
+    const status = options.status ?? (await this.status(workflowId));
     const taken = status.decisions.find((d) => d.outcome === 'accepted' && d.round === status.round);
     if (status.stage !== 'awaiting_approval' && status.stage !== 'generating') {
       const last = [...status.decisions].reverse().find((d) => d.outcome === 'accepted');

@@ -61,7 +61,11 @@ export interface AssetSpec {
   /** Checksummed address that receives the token. */
   recipient: string;
   approval: ApprovalPolicy;
+  /** `direct`: one `mint` transaction of its own (the default). `batch`: through the minter workflow. */
+  mint?: { mode: MintMode };
 }
+
+export type MintMode = 'direct' | 'batch';
 
 export interface DecisionInput {
   /** Who decided: a user name, a Slack user id, `policy:auto`. Approver lists match on this. */
@@ -71,9 +75,11 @@ export interface DecisionInput {
   /** Through what: `cli`, `slack`, `script`, `policy`. */
   via: string;
   comment?: string;
+  /** The round the person saw; a decision for another round is recorded as stale and ignored. */
+  round?: number;
 }
 
-export type DecisionOutcome = 'accepted' | 'not an allowed approver' | 'already decided' | 'not awaiting a decision' | 'invalid';
+export type DecisionOutcome = 'accepted' | 'not an allowed approver' | 'stale round' | 'already decided' | 'not awaiting a decision' | 'invalid';
 
 export interface DecisionRecord extends DecisionInput {
   kind: 'approve' | 'reject';

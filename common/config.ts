@@ -44,11 +44,30 @@ const variables = {
   },
   ATELIER_CONFIRMATIONS: { schema: z.coerce.number().int().min(1).max(64), default: '1', example: '1' },
   ATELIER_AVIF: { schema: bool, default: 'false', example: 'true' },
+  // Batch minting (workflows/minter.ts, docs/minting.md): batch size, how long the first request waits for
+  // more, when a transaction that is not mined gets replaced, and how many batches one minter run holds.
+  ATELIER_MINT_BATCH_SIZE: { schema: z.coerce.number().int().min(1).max(128, 'expected at most 128 (MAX_BATCH_SIZE)'), default: '50', example: '50' },
+  ATELIER_MINT_BATCH_WAIT_MS: { schema: z.coerce.number().int().min(0).max(3_600_000), default: '10000', example: '10000' },
+  ATELIER_MINT_REPLACE_AFTER_MS: { schema: z.coerce.number().int().min(1000), default: '120000', example: '120000' },
+  ATELIER_MINT_BATCHES_PER_RUN: { schema: z.coerce.number().int().min(1).max(1000), default: '50', example: '50' },
   ATELIER_OPENAI_API_KEY: { schema: z.string().min(1).optional(), default: undefined, example: 'sk-...' },
   ATELIER_OPENAI_BASE_URL: { schema: httpUrl.optional(), default: undefined, example: 'http://127.0.0.1:4010/v1' },
   ATELIER_OPENAI_MODEL: { schema: z.string().min(1), default: 'gpt-image-1', example: 'gpt-image-1' },
   ATELIER_OPENAI_SIZE: { schema: z.enum(['256x256', '512x512', '1024x1024', '1024x1536', '1536x1024']), default: '1024x1024', example: '1024x1024' },
+  // Slack approvals (docs/slack.md). Tokens and the signing secret are accepted as given here, so a
+  // wrong value is never echoed in an error; client/slack/settings.ts checks their form without printing them.
+  ATELIER_SLACK_BOT_TOKEN: { schema: z.string().min(1).optional(), default: undefined, example: 'xoxb-...' },
+  ATELIER_SLACK_SIGNING_SECRET: { schema: z.string().min(1).optional(), default: undefined, example: '<signing secret from Basic Information>' },
+  ATELIER_SLACK_APP_TOKEN: { schema: z.string().min(1).optional(), default: undefined, example: 'xapp-...' },
+  ATELIER_SLACK_SOCKET_MODE: { schema: bool, default: 'false', example: 'true' },
+  ATELIER_SLACK_HOST: { schema: z.string().min(1), default: '127.0.0.1', example: '127.0.0.1' },
+  ATELIER_SLACK_PORT: { schema: port, default: '3000', example: '3000' },
+  ATELIER_SLACK_API_URL: { schema: httpUrl, default: 'https://slack.com/api', example: 'https://slack.com/api' },
+  ATELIER_SLACK_COLLECTIONS: { schema: z.string().min(1), default: 'slack-collections.json', example: 'config/slack-collections.json' },
+  ATELIER_SLACK_PREVIEW_URL: { schema: httpUrl.optional(), default: undefined, example: 'https://ipfs.example.org' },
 } as const;
+
+const secretVariables = new Set(['ATELIER_SIGNER_KEY', 'ATELIER_OPENAI_API_KEY', 'ATELIER_SLACK_BOT_TOKEN', 'ATELIER_SLACK_SIGNING_SECRET', 'ATELIER_SLACK_APP_TOKEN']);
 
 type Variables = typeof variables;
 export type Config = { [K in keyof Variables]: z.output<Variables[K]['schema']> } & {
@@ -74,7 +93,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       values[name] = result.data;
     } else {
       const why = result.error.issues.map((i) => i.message).join('; ');
-      problems.push(`${name}=${JSON.stringify(raw)}: ${why} (example: ${name}=${spec.example})`);
+      // Keys and tokens are never echoed, not even malformed ones.
+      const shown = secretVariables.has(name) ? '(value not shown)' : JSON.stringify(raw);
+      problems.push(`${name}=${shown}: ${why} (example: ${name}=${spec.example})`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -44,6 +44,7 @@ export const assetSpecSchema = z
     renditions: z.array(z.enum(renditionNames)).min(1).default(['original', 'webp-1024', 'webp-512', 'thumb-256']),
     recipient: z.string().refine((v) => isAddress(v), 'expected a 0x-prefixed 20-byte address').transform((v) => getAddress(v)),
     approval: approvalSchema.default({ policy: 'manual', approvers: [], remindAfter: '1d', expireAfter: '7d', maxRounds: 3 }),
+    mint: z.object({ mode: z.enum(['direct', 'batch'], { message: 'expected mint.mode "direct" or "batch"' }) }).strict().optional(),
   })
   .strict();
 

@@ -76,10 +76,17 @@ describe('assetLifecycle', () => {
     expect(second.draftCid).not.toBe(first.draftCid);
     expect(second.feedback).toEqual(['make it sleepy: eyes=sleepy']);
 
-    await client.approve(workflowId, { by: 'maria', via: 'script' });
+    // A decision made on the first round's draft arrives late: recorded as stale, ignored.
+    await client.temporal.workflow.getHandle(workflowId).signal(approveSignal, { by: 'maria', via: 'slack', round: 1 });
+    await client.approve(workflowId, { by: 'maria', via: 'script', round: 2 });
     const result = await client.result(workflowId);
     expect(result.stage).toBe('minted');
     expect(result.round).toBe(2);
+    expect(result.decisions.map((d) => [d.kind, d.round, d.outcome])).toEqual([
+      ['reject', 1, 'accepted'],
+      ['approve', 2, 'stale round'],
+      ['approve', 2, 'accepted'],
+    ]);
     const metadata = JSON.parse((await gatewayGet(result.metadataCid!)).toString());
     expect(metadata.attributes).toContainEqual({ trait_type: 'eyes', value: 'sleepy' });
     expect(metadata.properties.provenance.draft.uri).toBe(`ipfs://${second.draftCid}`);

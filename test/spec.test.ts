@@ -85,3 +85,17 @@ async function atelierCliWithEnv(env: Record<string, string>, args: string[]) {
     }
   }
 }
+
+it('a malformed private key is refused without echoing it', async () => {
+  const saved = process.env.ATELIER_SIGNER_KEY;
+  process.env.ATELIER_SIGNER_KEY = '0xdeadbeef-not-a-key';
+  try {
+    const { code, stderr } = await atelierCli(['list']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/ATELIER_SIGNER_KEY=\(value not shown\): expected a 0x-prefixed 32-byte hex private key/);
+    expect(stderr).not.toContain('deadbeef');
+  } finally {
+    if (saved === undefined) delete process.env.ATELIER_SIGNER_KEY;
+    else process.env.ATELIER_SIGNER_KEY = saved;
+  }
+});

@@ -6,9 +6,12 @@ import { createActivities } from '../activities/index.ts';
 import type { Activities } from '../activities/index.ts';
 import type { Config } from '../common/config.ts';
 import { contractLocation } from '../common/deployment.ts';
+import { SlackCollections, slackApiUrl, slackBotToken } from '../client/slack/settings.ts';
+import { workerSlackClient } from '../client/slack/webapi.ts';
 
 export function createWorkerActivities(config: Config): { activities: Activities; close: () => void } {
-  const kubo = createKubo({ url: config.ATELIER_KUBO_API_URL });
+  // A request Kubo never answers fails after a minute and is retried, instead of holding the attempt.
+  const kubo = createKubo({ url: config.ATELIER_KUBO_API_URL, timeout: 60_000 });
   // No response cache: a repeated estimate must see the chain as it is now.
   const provider = new JsonRpcProvider(config.ATELIER_ETH_RPC_URL, undefined, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 250 });
   const signer = new Wallet(config.ATELIER_SIGNER_KEY, provider);
@@ -20,16 +23,32 @@ export function createWorkerActivities(config: Config): { activities: Activities
         size: config.ATELIER_OPENAI_SIZE,
       }
     : undefined;
+  // Slack approvals when a bot token is set: the collections file is read (and checked) at start.
+  const slackToken = slackBotToken(config);
+  const slack = slackToken
+    ? {
+        client: workerSlackClient(slackToken, slackApiUrl(config)),
+        collections: SlackCollections.load(config.ATELIER_SLACK_COLLECTIONS),
+        previewBaseUrl: config.ATELIER_SLACK_PREVIEW_URL ?? config.ATELIER_KUBO_GATEWAY_URL,
+      }
+    : undefined;
   const activities = createActivities({
     kubo,
     openai,
     gatewayUrl: config.ATELIER_KUBO_GATEWAY_URL,
+    slack,
     avif: config.ATELIER_AVIF,
     provider,
     signer,
     contractAddress: address,
     deploymentBlock,
     confirmations: config.ATELIER_CONFIRMATIONS,
+    minter: {
+      batchSize: config.ATELIER_MINT_BATCH_SIZE,
+      batchWaitMs: config.ATELIER_MINT_BATCH_WAIT_MS,
+      replaceAfterMs: config.ATELIER_MINT_REPLACE_AFTER_MS,
+      batchesPerRun: config.ATELIER_MINT_BATCHES_PER_RUN,
+    },
   });
   return { activities, close: () => provider.destroy() };
 }

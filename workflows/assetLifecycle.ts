@@ -14,6 +14,8 @@ import type { AssetResult, AssetSpec, AssetStatus, DecisionInput, DecisionRecord
 import { AtelierApprover, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
 import type { Activities } from '../activities/index.ts';
 import { approveSignal, rejectSignal, statusQuery } from './messages.ts';
+import { patched } from '@temporalio/workflow';
+import { mintThroughMinter } from './minter.ts';
 
 const { generateDraft } = proxyActivities<Activities>({
   startToCloseTimeout: '3 minutes',
@@ -81,6 +83,8 @@ export async function assetLifecycle(spec: AssetSpec): Promise<AssetResult> {
     if (!record.by) record.outcome = 'invalid';
     else if (spec.approval.policy === 'auto' || !['generating', 'awaiting_approval'].includes(status.stage)) record.outcome = 'not awaiting a decision';
     else if (spec.approval.approvers.length > 0 && !spec.approval.approvers.includes(record.by)) record.outcome = 'not an allowed approver';
+    // A click on an older round's message must not approve a draft nobody has seen.
+    else if (typeof input?.round === 'number' && input.round !== status.round) record.outcome = 'stale round';
     else if (decision) record.outcome = 'already decided';
     status.decisions.push(record);
     if (record.outcome === 'accepted') decision = { kind, record };
@@ -107,17 +111,19 @@ export async function assetLifecycle(spec: AssetSpec): Promise<AssetResult> {
       }
       setStage('awaiting_approval');
       const notice = { workflowId: status.workflowId, collectionId: spec.collectionId, assetKey: spec.assetKey, name: spec.name, round: status.round, draftCid: draft.cid, inputs: draft.inputs, feedback: status.feedback, approvers: spec.approval.approvers };
-      await announceApproval({ ...notice, event: 'requested' });
-      const outcome = await awaitDecision(spec.approval.remindAfter, spec.approval.expireAfter, () => announceApproval({ ...notice, event: 'reminder' }));
+      // The round's chat message (if any) goes along with later notices: no need to search for it.
+      const message = await announceApproval({ ...notice, event: 'requested' });
+      const announced = { ...notice, message };
+      const outcome = await awaitDecision(spec.approval.remindAfter, spec.approval.expireAfter, () => announceApproval({ ...announced, event: 'reminder' }));
       if (outcome === 'expired') {
         setStage('expired');
-        await announceApproval({ ...notice, event: 'expired' });
+        await announceApproval({ ...announced, event: 'expired' });
         return result(status, [], null);
       }
       const taken = decision!;
       decision = undefined;
-      const { kind, by, via, at, comment } = taken.record;
-      await announceApproval({ ...notice, event: 'decided', decision: { kind, by, via, at, comment } });
+      const { kind, by, name, via, at, comment } = taken.record;
+      await announceApproval({ ...announced, event: 'decided', decision: { kind, by, name, via, at, comment } });
       if (taken.kind === 'approve') {
         approved = taken.record;
         break;
@@ -147,12 +153,15 @@ export async function assetLifecycle(spec: AssetSpec): Promise<AssetResult> {
     await pinAsset({ contents: [...formatted.renditions, formatted.metadata] });
 
     setStage('minting');
-    const mint: MintReceipt = await mintAsset({
+    const mintRequest = {
       collectionId: spec.collectionId,
       assetKey: spec.assetKey,
       recipient: spec.recipient,
       metadataCid: formatted.metadata.cid,
-    });
+    };
+    // Batch mode hands the request to the signer's minter workflow (workflows/minter.ts).
+    const mint: MintReceipt =
+      spec.mint?.mode === 'batch' && patched('mint-via-minter') ? await mintThroughMinter(mintRequest) : await mintAsset(mintRequest);
     status.tokenId = mint.tokenId;
     status.txHash = mint.txHash;
     upsertSearchAttributes([{ key: AtelierTokenId, value: Number(mint.tokenId) }]);

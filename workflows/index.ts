@@ -1,2 +1,3 @@
 // Every workflow the worker serves.
 export { assetLifecycle } from './assetLifecycle.ts';
+export { minter } from './minter.ts';

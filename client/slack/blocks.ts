@@ -1,0 +1,247 @@
+// The approval request as a Block Kit message, shared by the worker's announceApproval activity
+// (which posts and closes it) and the Slack app (which closes it the moment a decision lands).
+// Pure functions: no Slack client, no secrets.
+import type { types } from '@slack/bolt';
+
+type Block = types.KnownBlock;
+
+export const APPROVE_ACTION = 'atelier_approve';
+export const REJECT_ACTION = 'atelier_reject';
+export const REJECT_VIEW = 'atelier_reject_reason';
+export const REASON_BLOCK = 'reason';
+export const REASON_INPUT = 'reason_input';
+
+/** Message metadata event types: how a retried activity finds what it already posted. */
+export const metadataEvents = {
+  request: 'atelier_approval_request',
+  reminder: 'atelier_approval_reminder',
+  escalation: 'atelier_approval_escalation',
+} as const;
+
+/** Blocks that only make sense while the request is open, and the outcome that replaces them. */
+const PENDING_BLOCK = 'atelier_pending';
+const ACTIONS_BLOCK = 'atelier_actions';
+const OUTCOME_BLOCK = 'atelier_outcome';
+
+/** What a message needs to show a request: the approval notice without its event. */
+export interface ApprovalRequest {
+  workflowId: string;
+  collectionId: string;
+  assetKey: string;
+  name: string;
+  round: number;
+  draftCid: string;
+  inputs: Record<string, unknown>;
+  feedback: string[];
+  /** The spec's own approver list (matched on `by`; for Slack, user IDs). */
+  approvers: string[];
+}
+
+export interface Outcome {
+  kind: 'approve' | 'reject' | 'expired';
+  by?: string;
+  name?: string;
+  via?: string;
+  /** ISO time. */
+  at: string;
+  comment?: string;
+}
+
+/** What a button carries: the run and the round it was posted for. */
+export interface ButtonTarget {
+  workflowId: string;
+  round: number;
+}
+
+export const encodeTarget = (target: ButtonTarget) => JSON.stringify({ w: target.workflowId, r: target.round });
+
+export function decodeTarget(value: string | undefined): ButtonTarget | undefined {
+  try {
+    const parsed = JSON.parse(value ?? '') as { w?: unknown; r?: unknown };
+    if (typeof parsed.w === 'string' && /^asset:[^:]+:[^:]+$/.test(parsed.w) && Number.isInteger(parsed.r) && (parsed.r as number) >= 1) {
+      return { workflowId: parsed.w, round: parsed.r as number };
+    }
+  } catch {
+    // not ours
+  }
+  return undefined;
+}
+
+/** Slack's mrkdwn escaping: user text can neither mention @channel nor forge links. */
+export const escapeText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+const isSlackUserId = (id: string) => /^[UW][A-Z0-9]{2,}$/.test(id);
+
+/** How a decider is shown: a mention for Slack user IDs, the name otherwise. */
+export function who(by: string | undefined, name?: string, via?: string): string {
+  if (!by) return 'someone';
+  if (isSlackUserId(by) && (via === 'slack' || via === undefined)) return `<@${by}>`;
+  const shown = name && name !== by ? `${escapeText(name)} (${escapeText(by)})` : escapeText(by);
+  return via && via !== 'slack' ? `${shown} via ${escapeText(via)}` : shown;
+}
+
+/** A time each reader sees in their own time zone, with the ISO time as the fallback. */
+export function slackDate(iso: string): string {
+  const seconds = Math.floor(Date.parse(iso) / 1000);
+  if (!Number.isFinite(seconds)) return escapeText(iso);
+  return `<!date^${seconds}^{date_short_pretty} at {time}|${iso}>`;
+}
+
+export const previewUrlOf = (previewBase: string, draftCid: string) => `${previewBase}/ipfs/${draftCid}`;
+
+export function requestText(request: ApprovalRequest): string {
+  return `Approval needed: ${request.name} (${request.collectionId}/${request.assetKey}, round ${request.round})`;
+}
+
+/** The open request: preview, name, traits or prompt, round, earlier feedback, Approve / Reject. */
+export function requestBlocks(
+  request: ApprovalRequest,
+  options: { previewBase: string; image?: boolean; pendingWith?: string },
+): Block[] {
+  const preview = previewUrlOf(options.previewBase, request.draftCid);
+  const blocks: Block[] = [
+    { type: 'header', text: { type: 'plain_text', text: truncate(`🎨 ${request.name}`, 150), emoji: true } },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `*${escapeText(request.collectionId)}* / \`${escapeText(request.assetKey)}\` · round *${request.round}*`,
+      },
+    },
+  ];
+  if (options.image !== false) {
+    blocks.push({ type: 'image', image_url: preview, alt_text: truncate(`Draft of ${request.name}, round ${request.round}`, 2000) });
+  }
+  const fields = inputFields(request.inputs);
+  if (fields.length > 0) blocks.push({ type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text })) });
+  const prompt = request.inputs.prompt;
+  if (typeof prompt === 'string' && prompt) {
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Prompt*\n>${escapeText(prompt).replace(/\n/g, '\n>')}`, 3000) } });
+  }
+  if (request.feedback.length > 0) {
+    const lines = request.feedback.map((text, i) => `Round ${i + 1}: ${escapeText(text || '(no reason given)').replace(/\n/g, ' ')}`);
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Earlier feedback*\n${lines.map((l) => `> ${l}`).join('\n')}`, 3000) } });
+  }
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: truncate(`<${preview}|Open the draft> · \`${request.draftCid}\` · \`${escapeText(request.workflowId)}\``, 3000) }],
+  });
+  if (options.pendingWith) {
+    blocks.push({ type: 'context', block_id: PENDING_BLOCK, elements: [{ type: 'mrkdwn', text: truncate(`Waiting for a decision from ${options.pendingWith}`, 3000) }] });
+  }
+  const value = encodeTarget(request);
+  blocks.push({
+    type: 'actions',
+    block_id: ACTIONS_BLOCK,
+    elements: [
+      { type: 'button', action_id: APPROVE_ACTION, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value },
+      { type: 'button', action_id: REJECT_ACTION, style: 'danger', text: { type: 'plain_text', text: 'Reject…' }, value },
+    ],
+  });
+  return blocks;
+}
+
+/** The request closed: buttons and the "waiting for" line gone, the outcome (who, when) added. */
+export function closedBlocks(blocks: readonly Block[], outcome: Outcome): Block[] {
+  const kept = blocks.filter((b) => !('block_id' in b) || ![PENDING_BLOCK, ACTIONS_BLOCK, OUTCOME_BLOCK].includes(b.block_id ?? ''));
+  return [...kept, { type: 'section', block_id: OUTCOME_BLOCK, text: { type: 'mrkdwn', text: outcomeText(outcome) } }];
+}
+
+export function outcomeText(outcome: Outcome): string {
+  const when = slackDate(outcome.at);
+  switch (outcome.kind) {
+    case 'approve':
+      return `✅ *Approved* by ${who(outcome.by, outcome.name, outcome.via)} · ${when}`;
+    case 'reject': {
+      const reason = outcome.comment ? `\n>${truncate(escapeText(outcome.comment), 2500).replace(/\n/g, '\n>')}` : '';
+      return `❌ *Rejected* by ${who(outcome.by, outcome.name, outcome.via)} · ${when}${reason}`;
+    }
+    case 'expired':
+      return `⌛ *Expired* without a decision · ${when}`;
+  }
+}
+
+export function outcomeSummary(outcome: Outcome, name: string): string {
+  const by = outcome.name ?? outcome.by ?? 'someone';
+  return outcome.kind === 'expired' ? `Expired: ${name}` : `${outcome.kind === 'approve' ? 'Approved' : 'Rejected'} by ${by}: ${name}`;
+}
+
+/** A user ID or a user group ID as a mention. */
+export const mentionOf = (id: string) => (/^S[A-Z0-9]{2,}$/.test(id) ? `<!subteam^${id}>` : isSlackUserId(id) ? `<@${id}>` : escapeText(id));
+
+/** Who may decide, as mentions: the collection's users and group, else the spec's list. */
+export function approversMention(users: string[], group?: string): string {
+  const mentions = [...users.map(mentionOf), ...(group ? [mentionOf(group)] : [])];
+  if (mentions.length <= 1) return mentions[0] ?? 'an approver';
+  return `${mentions.slice(0, -1).join(', ')} or ${mentions.at(-1)}`;
+}
+
+export function reminderText(request: ApprovalRequest, pendingWith: string, since: string | undefined): string {
+  const waiting = since ? ` since ${slackDate(since)}` : '';
+  return `⏰ Reminder: *${escapeText(request.name)}* (round ${request.round}) still waits for a decision${waiting}. ${pendingWith}, please approve or reject it above.`;
+}
+
+export function escalationText(request: ApprovalRequest, mention: string | undefined, permalink: string | undefined): string {
+  const link = permalink ? `<${permalink}|the request>` : 'the request';
+  const to = mention ? `${mention}: ` : '';
+  return `🚨 ${to}*${escapeText(request.name)}* (\`${escapeText(request.collectionId)}/${escapeText(request.assetKey)}\`, round ${request.round}) has waited past its reminder without a decision. Open ${link} to approve or reject it.`;
+}
+
+/** Traits (or other short inputs) as up to 10 fields. */
+function inputFields(inputs: Record<string, unknown>): string[] {
+  const fields: string[] = [];
+  const traits = inputs.traits;
+  if (traits && typeof traits === 'object') {
+    for (const [layer, option] of Object.entries(traits as Record<string, unknown>)) {
+      fields.push(`*${escapeText(layer)}*\n${escapeText(String(option))}`);
+    }
+  }
+  for (const key of ['layerSet', 'seed', 'model'] as const) {
+    const value = inputs[key];
+    if (typeof value === 'string' || typeof value === 'number') fields.push(`*${key}*\n${escapeText(String(value))}`);
+  }
+  return fields.slice(0, 10).map((f) => truncate(f, 2000));
+}
+
+/** The reject modal: the reason becomes the feedback the next draft is generated with. */
+export function rejectModal(target: ButtonTarget & { channel: string; ts: string }, name: string | undefined): types.ModalView {
+  return {
+    type: 'modal',
+    callback_id: REJECT_VIEW,
+    private_metadata: JSON.stringify({ w: target.workflowId, r: target.round, c: target.channel, t: target.ts }),
+    title: { type: 'plain_text', text: 'Reject draft' },
+    submit: { type: 'plain_text', text: 'Reject' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks: [
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `Rejecting ${name ? `*${escapeText(truncate(name, 200))}* ` : ''}(round ${target.round}). Your reason is the feedback the next draft is generated with, e.g. \`hat=crown\` or "warmer colours".`,
+        },
+      },
+      {
+        type: 'input',
+        block_id: REASON_BLOCK,
+        label: { type: 'plain_text', text: 'Reason' },
+        element: { type: 'plain_text_input', action_id: REASON_INPUT, multiline: true, max_length: 1000 },
+      },
+    ],
+  };
+}
+
+export function decodeModalTarget(privateMetadata: string | undefined): (ButtonTarget & { channel: string; ts: string }) | undefined {
+  try {
+    const parsed = JSON.parse(privateMetadata ?? '') as { w?: unknown; r?: unknown; c?: unknown; t?: unknown };
+    const target = decodeTarget(JSON.stringify({ w: parsed.w, r: parsed.r }));
+    if (target && typeof parsed.c === 'string' && typeof parsed.t === 'string') return { ...target, channel: parsed.c, ts: parsed.t };
+  } catch {
+    // not ours
+  }
+  return undefined;
+}
+
+/** `asset:<collection>:<key>` -> the collection. */
+export const collectionOf = (workflowId: string) => workflowId.split(':')[1] ?? '';
