@@ -15,18 +15,8 @@ import type { SlackMessageRef } from '../client/slack/webapi.ts';
 
 export type { SlackMessageRef } from '../client/slack/webapi.ts';
 
-export interface ApprovalNotice {
-  workflowId: string;
+export interface ApprovalNotice extends ApprovalRequest {
   event: 'requested' | 'reminder' | 'expired' | 'decided';
-  collectionId: string;
-  assetKey: string;
-  name: string;
-  round: number;
-  draftCid: string;
-  /** Traits or prompt the draft was made from. */
-  inputs: Record<string, unknown>;
-  feedback: string[];
-  approvers: string[];
   decision?: { kind: 'approve' | 'reject'; by: string; via: string; at: string; comment?: string; name?: string };
   /** The round's Slack message as `requested` returned it, when the workflow keeps it: no lookup needed. */
   message?: SlackMessageRef | null;
