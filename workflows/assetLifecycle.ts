@@ -17,17 +17,14 @@ import { approveSignal, rejectSignal, statusQuery } from './messages.ts';
 import { patched } from '@temporalio/workflow';
 import { mintThroughMinter } from './minter.ts';
 
-const { generateDraft } = proxyActivities<Activities>({
+// Image work: a few tries, then the run fails with the reason (bad input fails at once).
+const { generateDraft, formatAsset } = proxyActivities<Activities>({
   startToCloseTimeout: '3 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
 });
 const { announceApproval } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-const { formatAsset } = proxyActivities<Activities>({
-  startToCloseTimeout: '3 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
 });
 // Kubo restarts and RPC outages only delay these: retry until they are back.
 const { pinAsset } = proxyActivities<Activities>({
