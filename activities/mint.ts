@@ -4,6 +4,7 @@ import { ApplicationFailure, Context, heartbeat, log } from '@temporalio/activit
 import { keccak256 } from 'ethers';
 import type { JsonRpcProvider, TransactionReceipt, Wallet } from 'ethers';
 import type { MintReceipt } from '../common/asset.ts';
+import type { CreativeAssetContract } from '../contracts/index.ts';
 import { assetIdOf, connectCreativeAsset, metadataDigestFromCid, mintedTokensFromReceipt, parseCreativeAssetError } from '../contracts/index.ts';
 
 export interface MintDependencies {
@@ -27,8 +28,32 @@ interface MintProgress {
   txHash: string;
 }
 
+/**
+ * The token the contract already holds for an asset, with the transaction that minted it, or
+ * undefined. Shared by the direct mint and the minter: both start from the chain's record.
+ */
+export async function existingMint(
+  { contract, provider, contractAddress, deploymentBlock }: { contract: CreativeAssetContract; provider: JsonRpcProvider; contractAddress: string; deploymentBlock: number },
+  assetId: bigint,
+): Promise<MintReceipt | undefined> {
+  const tokenId = await contract.tokenOfAsset(assetId);
+  if (tokenId === 0n) return undefined;
+  // Every token has its Transfer from the zero address, indexed by token id: one getLogs call.
+  const [transfer] = await contract.queryFilter(contract.getEvent('Transfer')(undefined, undefined, tokenId), deploymentBlock);
+  const { chainId } = await provider.getNetwork();
+  return {
+    tokenId: tokenId.toString(),
+    txHash: transfer?.transactionHash ?? '',
+    blockNumber: transfer?.blockNumber ?? 0,
+    contract: contractAddress,
+    chainId: Number(chainId),
+    alreadyMinted: true,
+  };
+}
+
 export function createMintActivities({ provider, signer, contractAddress, deploymentBlock, confirmations }: MintDependencies) {
   const contract = connectCreativeAsset(contractAddress, signer);
+  const onChain = { contract, provider, contractAddress, deploymentBlock };
   // One nonce at a time from this process: concurrent mints would otherwise pick the same one.
   let sending: Promise<unknown> = Promise.resolve();
   const serially = <T>(task: () => Promise<T>): Promise<T> => {
@@ -36,22 +61,6 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
     sending = run.catch(() => undefined);
     return run;
   };
-
-  async function existingMint(assetId: bigint): Promise<MintReceipt | undefined> {
-    const tokenId = await contract.tokenOfAsset(assetId);
-    if (tokenId === 0n) return undefined;
-    // Every token has its Transfer from the zero address, indexed by token id: one getLogs call.
-    const [transfer] = await contract.queryFilter(contract.getEvent('Transfer')(undefined, undefined, tokenId), deploymentBlock);
-    const { chainId } = await provider.getNetwork();
-    return {
-      tokenId: tokenId.toString(),
-      txHash: transfer?.transactionHash ?? '',
-      blockNumber: transfer?.blockNumber ?? 0,
-      contract: contractAddress,
-      chainId: Number(chainId),
-      alreadyMinted: true,
-    };
-  }
 
   async function awaitReceipt(txHash: string): Promise<TransactionReceipt | null> {
     for (;;) {
@@ -83,7 +92,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
   return {
     async mintAsset({ collectionId, assetKey, recipient, metadataCid }: MintInput): Promise<MintReceipt> {
       const assetId = assetIdOf(collectionId, assetKey);
-      const found = await existingMint(assetId);
+      const found = await existingMint(onChain, assetId);
       if (found) {
         log.info('asset already minted; returning its token', { assetId: assetId.toString(), tokenId: found.tokenId });
         return found;
@@ -94,7 +103,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
         log.info('looking for the transaction an earlier attempt sent', { txHash: previous });
         const receipt = await awaitReceipt(previous);
         if (receipt?.status === 1) return withChainId(toMintReceipt(receipt, assetId, true));
-        const raced = await existingMint(assetId);
+        const raced = await existingMint(onChain, assetId);
         if (raced) return raced;
       }
 
@@ -119,7 +128,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
       } catch (error) {
         const reverted = parseCreativeAssetError(error);
         if (reverted?.name === 'AssetAlreadyMinted') {
-          const raced = await existingMint(assetId);
+          const raced = await existingMint(onChain, assetId);
           if (raced) return raced;
         }
         if (reverted || (error as { code?: string }).code === 'CALL_EXCEPTION') {
@@ -134,7 +143,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
 
       const receipt = await awaitReceipt(txHash);
       if (receipt?.status === 1) return withChainId(toMintReceipt(receipt, assetId, false));
-      const raced = await existingMint(assetId);
+      const raced = await existingMint(onChain, assetId);
       if (raced) return raced;
       if (receipt === null) throw new Error(`mint transaction ${txHash} disappeared from the pool before it was mined; sending again`);
       throw ApplicationFailure.nonRetryable(`mint transaction ${txHash} reverted on chain`, 'MintReverted');

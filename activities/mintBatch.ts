@@ -18,6 +18,7 @@ import {
   pinBatchDirectory,
   sortBatchByAssetId,
 } from '../contracts/index.ts';
+import { existingMint } from './mint.ts';
 import { mintRequestSignal } from '../workflows/messages.ts';
 import type { MintRequest, MinterInput, MinterSettings } from '../workflows/minter.ts';
 
@@ -83,21 +84,8 @@ const FEE_BUMP_PERCENT = 25n;
 
 export function createMintBatchActivities({ provider, signer, contractAddress, deploymentBlock, confirmations, kubo, minter }: MintBatchDependencies) {
   const contract = connectCreativeAsset(contractAddress, signer);
+  const onChain = { contract, provider, contractAddress, deploymentBlock };
   const chainId = async () => Number((await provider.getNetwork()).chainId);
-
-  async function existingMint(assetId: bigint): Promise<MintReceipt | undefined> {
-    const tokenId = await contract.tokenOfAsset(assetId);
-    if (tokenId === 0n) return undefined;
-    const [transfer] = await contract.queryFilter(contract.getEvent('Transfer')(undefined, undefined, tokenId), deploymentBlock);
-    return {
-      tokenId: tokenId.toString(),
-      txHash: transfer?.transactionHash ?? '',
-      blockNumber: transfer?.blockNumber ?? 0,
-      contract: contractAddress,
-      chainId: await chainId(),
-      alreadyMinted: true,
-    };
-  }
 
   async function broadcast(raw: string): Promise<void> {
     try {
@@ -114,7 +102,7 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
     /** The asset workflow's request: answered at once when the asset is on chain, else handed to the minter. */
     async requestMint(request: Omit<MintRequest, 'assetId'>): Promise<{ assetId: string; minterId: string | null; found: MintReceipt | null }> {
       const assetId = assetIdOf(request.collectionId, request.assetKey);
-      const found = await existingMint(assetId);
+      const found = await existingMint(onChain, assetId);
       if (found) return { assetId: assetId.toString(), minterId: null, found };
       const input: MinterInput = { chainId: await chainId(), contract: contractAddress, signer: signer.address, settings: minter };
       const minterId = minterIdOf(input.chainId, input.contract, input.signer);
@@ -136,7 +124,7 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
       const prepared: PreparedBatch = { minted: [], rejected: [], batch: null };
       const toMint: (Omit<MintRequest, 'replyTo'> & { id: bigint })[] = [];
       for (const item of items) {
-        const found = await existingMint(BigInt(item.assetId));
+        const found = await existingMint(onChain, BigInt(item.assetId));
         if (found) prepared.minted.push({ assetId: item.assetId, mint: found });
         else if (!isCid(item.metadataCid)) prepared.rejected.push({ assetId: item.assetId, reason: `metadata CID ${item.metadataCid} is not a CID` });
         else toMint.push({ ...item, id: BigInt(item.assetId) });
