@@ -148,6 +148,16 @@ export interface AssetResult extends AssetStatus {
   mint: MintReceipt | null;
 }
 
+/** Durations in specs: a whole number and a unit, as Temporal reads them ('90s', '4h', '2d'). */
+export const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
+const unitMs = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 } as const;
+
+/** Milliseconds of a spec duration, or undefined when it is not one. */
+export function durationMs(duration: string): number | undefined {
+  const match = durationPattern.exec(duration);
+  return match ? Number(match[1]) * unitMs[match[2] as keyof typeof unitMs] : undefined;
+}
+
 export const workflowIdOf = (collectionId: string, assetKey: string) => `asset:${collectionId}:${assetKey}`;
 
 /** `asset:<collection>:<key>` or `<collection>:<key>` -> the workflow id. */

@@ -2,10 +2,10 @@
 import { getAddress, isAddress } from 'ethers';
 import { z } from 'zod';
 import type { AssetSpec } from './asset.ts';
-import { renditionNames } from './asset.ts';
+import { durationMs, durationPattern, renditionNames } from './asset.ts';
 import { loadLayerSet, traitProblems } from './layerSet.ts';
 
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 90s, 15m, 4h or 2d');
+const duration = z.string().regex(durationPattern, 'expected a duration such as 90s, 15m, 4h or 2d');
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes (at most 63)');
 
 const generatorSchema = z.discriminatedUnion('kind', [
@@ -55,8 +55,6 @@ export class SpecError extends Error {
   }
 }
 
-const toMs = (d: string) => Number(d.match(/^\d+/)![0]) * { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[d.replace(/^\d+/, '') as 'ms']!;
-
 /** A complete, checked AssetSpec, or a SpecError listing every problem with its field. */
 export function parseAssetSpec(input: unknown): AssetSpec {
   const parsed = assetSpecSchema.safeParse(input);
@@ -72,7 +70,7 @@ export function parseAssetSpec(input: unknown): AssetSpec {
       problems.push(`generator.layerSet: ${(error as Error).message}`);
     }
   }
-  if (spec.approval.policy === 'manual' && toMs(spec.approval.expireAfter) <= toMs(spec.approval.remindAfter)) {
+  if (spec.approval.policy === 'manual' && durationMs(spec.approval.expireAfter)! <= durationMs(spec.approval.remindAfter)!) {
     problems.push(`approval.expireAfter: ${spec.approval.expireAfter} must be longer than remindAfter (${spec.approval.remindAfter})`);
   }
   if (problems.length > 0) throw new SpecError(problems);

@@ -11,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { ActivityFailure } from '@temporalio/workflow';
 import type { AssetResult, AssetSpec, AssetStatus, DecisionInput, DecisionRecord, Draft, FormattedAsset, MintReceipt, Stage } from '../common/asset.ts';
+import { durationMs } from '../common/asset.ts';
 import { AtelierApprover, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
 import type { Activities } from '../activities/index.ts';
 import { approveSignal, rejectSignal, statusQuery } from './messages.ts';
@@ -172,10 +173,10 @@ export async function assetLifecycle(spec: AssetSpec): Promise<AssetResult> {
 
   /** Waits for the round's decision: a reminder after `remindAfter`, expiry after `expireAfter`. */
   async function awaitDecision(remindAfter: string, expireAfter: string, remind: () => Promise<unknown>): Promise<'decided' | 'expired'> {
-    if (await condition(() => decision !== undefined, durationMs(remindAfter))) return 'decided';
+    if (await condition(() => decision !== undefined, specDurationMs(remindAfter))) return 'decided';
     status.reminders++;
     await remind();
-    const remaining = Math.max(1, durationMs(expireAfter) - durationMs(remindAfter));
+    const remaining = Math.max(1, specDurationMs(expireAfter) - specDurationMs(remindAfter));
     return (await condition(() => decision !== undefined, remaining)) ? 'decided' : 'expired';
   }
 }
@@ -190,8 +191,9 @@ function describeFailure(error: unknown): string {
   return error instanceof ApplicationFailure && error.type ? `${error.type}: ${message}` : message;
 }
 
-function durationMs(duration: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(duration);
-  if (!match) throw ApplicationFailure.nonRetryable(`bad duration "${duration}"`, 'InvalidSpec');
-  return Number(match[1]) * { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 }[match[2] as 'ms'];
+/** Specs are validated at the edge; a bad duration here fails the run instead of its workflow task. */
+function specDurationMs(duration: string): number {
+  const ms = durationMs(duration);
+  if (ms === undefined) throw ApplicationFailure.nonRetryable(`bad duration "${duration}"`, 'InvalidSpec');
+  return ms;
 }
