@@ -1,14 +1,13 @@
 // The asset lifecycle end to end on the real stack: start -> approve -> format -> pin -> mint.
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient } from '../client/atelier.ts';
 import { assetIdOf } from '../contracts/index.ts';
-import { atelierCli, chain, config, gatewayGet, saveHistoryIfAsked, startWorker, testSpec, waitForStage } from './support/harness.ts';
+import { sha256Hex } from '../activities/kubo.ts';
+import { atelierCli, chain, config, gatewayGet, saveHistoryIfAsked, startWorker, testSpec, waitFor, waitForStage } from './support/harness.ts';
 import { approveSignal, rejectSignal } from '../workflows/messages.ts';
 
 let client: AtelierClient;
 let worker: Awaited<ReturnType<typeof startWorker>>;
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 beforeAll(async () => {
   client = await AtelierClient.connect(config);
@@ -49,7 +48,7 @@ describe('assetLifecycle', () => {
       expect(metadata.properties.provenance).toMatchObject({ approvedBy: 'maria', approvedVia: 'cli', workflowId, round: 1 });
       const image = await gatewayGet(metadata.image.slice('ipfs://'.length));
       const draft = await gatewayGet(awaiting.draftCid!);
-      expect(sha256(image)).toBe(sha256(draft));
+      expect(sha256Hex(image)).toBe(sha256Hex(draft));
       expect(image.subarray(1, 4).toString()).toBe('PNG');
       expect(metadata.properties.renditions.map((r: { name: string }) => r.name)).toEqual(['original', 'webp-1024', 'webp-512', 'thumb-256']);
     } finally {
@@ -155,10 +154,10 @@ describe('assetLifecycle', () => {
 
     // A signal sent around the CLI is recorded, and changes nothing.
     await client.temporal.workflow.getHandle(workflowId).signal(approveSignal, { by: 'mallory', via: 'script' });
-    const after = await waitFor(async () => {
+    const after = await waitFor('the unauthorised decision to be recorded', async () => {
       const status = await client.status(workflowId);
       return status.decisions.length === 1 ? status : undefined;
-    });
+    }, 30_000);
     expect(after.stage).toBe('awaiting_approval');
     expect(after.decisions[0]).toMatchObject({ by: 'mallory', outcome: 'not an allowed approver' });
 
@@ -178,21 +177,11 @@ describe('assetLifecycle', () => {
   });
 });
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 const waitForRound = (workflowId: string, round: number) =>
-  waitFor(async () => {
+  waitFor(`round ${round} of ${workflowId} to await approval`, async () => {
     const status = await client.status(workflowId);
     return status.round === round && status.stage === 'awaiting_approval' ? status : undefined;
-  });
+  }, 30_000);
 
 async function expectNotMinted(collectionId: string, assetKey: string) {
   const { contract, close } = chain();

@@ -1,19 +1,16 @@
 // Batch minting through the minter workflow, on the real stack. Each test mints with a signer of
 // its own (funded, granted MINTER_ROLE), so each has its own minter and nonce sequence.
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import proto from '@temporalio/proto';
 import { Wallet, id as keccakOfText } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient } from '../client/atelier.ts';
 import type { AssetResult } from '../common/asset.ts';
-import { projectRoot } from '../common/config.ts';
 import { assetIdOf, mintedTokensFromReceipt } from '../contracts/index.ts';
 import { minterIdOf } from '../activities/mintBatch.ts';
 import { minterStatusQuery } from '../workflows/messages.ts';
 import { jsonRpc } from '../scripts/lib/stack.ts';
-import { chain, config, gatewayGet, startWorker, testSpec, uniqueCollection } from './support/harness.ts';
+import { chain, config, gatewayGet, killProcess, spawnWorkerProcess, startWorker, testSpec, uniqueCollection, waitFor } from './support/harness.ts';
 
 const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 let client: AtelierClient;
@@ -72,53 +69,11 @@ async function onChain(specs: ReturnType<typeof batchSpecs>, results: AssetResul
   return { tokens, txHashes: receipts.map((r) => r!.hash), mintedAssetIds: minted.map((m) => m.assetId) };
 }
 
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** The signer's transaction waiting in Anvil's pool (automine off), from txpool_content. */
 async function pendingTxOf(signer: string) {
   const pool = (await rpc('txpool_content')) as { pending: Record<string, Record<string, { hash: string; maxFeePerGas: string }>> };
   const entry = Object.entries(pool.pending ?? {}).find(([address]) => address.toLowerCase() === signer.toLowerCase());
   return entry ? Object.values(entry[1])[0] : undefined;
-}
-
-/** The real worker process (workers/main.ts) with the given settings, resolved once it polls. */
-async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const tsx = path.join(projectRoot, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
-  const child = spawn(process.execPath, ['--import', `file://${tsx}`, path.join(projectRoot, 'workers', 'main.ts')], {
-    cwd: projectRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start within 90 s:\n${output}`)), 90_000);
-    const collect = (chunk: Buffer) => {
-      output += chunk;
-      if (output.includes('worker polling')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
-  });
-  return child;
-}
-
-async function kill(child: ChildProcess | undefined) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
 }
 
 describe('minter workflow', () => {
@@ -202,7 +157,7 @@ describe('minter workflow', () => {
       const signer = await newMinterSigner();
       const env = { ATELIER_SIGNER_KEY: signer.key, ATELIER_MINT_BATCH_SIZE: '3', ATELIER_MINT_BATCH_WAIT_MS: '600000' };
       const specs = batchSpecs(3);
-      let worker: ChildProcess | undefined = await spawnWorker(env);
+      let worker: ChildProcess | undefined = (await spawnWorkerProcess(env)).child;
       try {
         await rpc('evm_setAutomine', [false]);
         const workflowIds = await startAll(specs);
@@ -211,8 +166,8 @@ describe('minter workflow', () => {
         const minterRun = client.temporal.workflow.getHandle(signer.minterId);
         const batchActivity = async () => (await minterRun.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'awaitMintBatch');
         const atKill = await waitFor('the batch activity', batchActivity);
-        await kill(worker);
-        worker = await spawnWorker(env);
+        await killProcess(worker);
+        worker = (await spawnWorkerProcess(env)).child;
         // Still pending while the new worker takes the batch over (its retry runs, or has finished):
         // a second transaction sent now would be mined too, and the nonce count below would show it.
         await waitFor('the restarted worker to take the batch over', async () => {
@@ -233,7 +188,7 @@ describe('minter workflow', () => {
         expect(mintedAssetIds).toHaveLength(3);
       } finally {
         await rpc('evm_setAutomine', [true]);
-        await kill(worker);
+        await killProcess(worker);
       }
     },
     300_000,

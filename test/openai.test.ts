@@ -1,12 +1,11 @@
 // The openai generator runs the real `openai` client against a local Images API server.
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient } from '../client/atelier.ts';
+import { sha256Hex } from '../activities/kubo.ts';
 import { loadConfig } from '../common/config.ts';
 import { gatewayGet, startWorker, testSpec } from './support/harness.ts';
 import { startImagesServer } from './support/openaiServer.ts';
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 // A queue of its own: only this worker, configured for OpenAI, takes these runs.
 const env = { ATELIER_TASK_QUEUE: 'atelier-openai-test', ATELIER_OPENAI_API_KEY: 'sk-test-key', ATELIER_OPENAI_MODEL: 'gpt-image-1' };
 
@@ -33,7 +32,7 @@ describe('openai generator', () => {
     const { workflowId } = await client.start(spec);
     const result = await client.result(workflowId);
     expect(result.stage).toBe('minted');
-    expect(sha256(await gatewayGet(result.draftCid!))).toBe(sha256(images.image));
+    expect(sha256Hex(await gatewayGet(result.draftCid!))).toBe(sha256Hex(images.image));
 
     const call = images.calls.find((c) => c.body.prompt === 'a watercolour fox in a teacup');
     expect(call).toMatchObject({ authorization: 'Bearer sk-test-key', body: { model: 'gpt-image-1', size: '1024x1024', n: 1 } });

@@ -58,15 +58,22 @@ export function testSpec(overrides: Partial<AssetSpec> & Record<string, unknown>
   });
 }
 
-export async function waitForStage(client: AtelierClient, workflowId: string, stage: Stage, timeoutMs = 60_000): Promise<AssetStatus> {
+/** Polls until `probe` gives a value; a probe that throws counts as not yet. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: AssetStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await client.status(workflowId).catch(() => undefined);
-    if (last?.stage === stage) return last;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${workflowId} did not reach ${stage} within ${timeoutMs} ms (last: ${last?.stage})`);
+}
+
+export async function waitForStage(client: AtelierClient, workflowId: string, stage: Stage, timeoutMs = 60_000): Promise<AssetStatus> {
+  return waitFor(`${workflowId} to reach ${stage}`, async () => {
+    const status = await client.status(workflowId);
+    return status.stage === stage ? status : undefined;
+  }, timeoutMs);
 }
 
 /** Runs the real CLI in a child process, as a person would. */
@@ -114,24 +121,33 @@ export async function saveHistoryIfAsked(client: AtelierClient, workflowId: stri
 }
 
 /** The real worker process (workers/main.ts), for tests that kill it. Resolves once it polls. */
-export async function spawnWorkerProcess(): Promise<{ child: ChildProcess; output: () => string }> {
+export async function spawnWorkerProcess(env: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'workers', 'main.ts')], {
     cwd: projectRoot,
-    env: process.env,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start within 60 s:\n${output}`)), 60_000);
-    child.on('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
-    child.stdout!.on('data', () => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start within 90 s:\n${output}`)), 90_000);
+    const collect = (chunk: Buffer) => {
+      output += chunk;
       if (output.includes('worker polling')) {
         clearTimeout(timer);
         resolve();
       }
-    });
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
   });
   return { child, output: () => output };
+}
+
+/** SIGKILL, and wait until the process is gone. */
+export async function killProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
 }
