@@ -61,7 +61,7 @@ describe('assetLifecycle', () => {
 
     // Starting the same asset again returns the existing run, and nothing else is minted.
     expect((await client.start(spec)).started).toBe(false);
-    await saveHistoryIfAsked(client, workflowId, 'approved-from-cli');
+    await saveHistoryIfAsked(workflowId, 'approved-from-cli');
   });
 
   it('reject with feedback -> a new round with a different draft, generated from that feedback -> approve -> minted', async () => {
@@ -89,7 +89,7 @@ describe('assetLifecycle', () => {
     const metadata = JSON.parse((await gatewayGet(result.metadataCid!)).toString());
     expect(metadata.attributes).toContainEqual({ trait_type: 'eyes', value: 'sleepy' });
     expect(metadata.properties.provenance.draft.uri).toBe(`ipfs://${second.draftCid}`);
-    await saveHistoryIfAsked(client, workflowId, 'rejected-then-approved');
+    await saveHistoryIfAsked(workflowId, 'rejected-then-approved');
   });
 
   it('past max rounds the run ends rejected and nothing is minted', async () => {
@@ -123,7 +123,7 @@ describe('assetLifecycle', () => {
     const late = await atelierCli(['approve', workflowId, '--by', 'maria']);
     expect(late.code).toBe(3);
     expect(late.stderr).toMatch(/expired/);
-    await saveHistoryIfAsked(client, workflowId, 'expired');
+    await saveHistoryIfAsked(workflowId, 'expired');
   });
 
   it('an approval that arrives before the draft is ready is kept; a second decision is recorded and ignored', async () => {
@@ -173,7 +173,7 @@ describe('assetLifecycle', () => {
     const result = await client.result(workflowId);
     expect(result.stage).toBe('minted');
     expect(result.decisions).toMatchObject([{ kind: 'approve', by: 'policy:auto', via: 'policy', outcome: 'accepted' }]);
-    await saveHistoryIfAsked(client, workflowId, 'auto-policy');
+    await saveHistoryIfAsked(workflowId, 'auto-policy');
   });
 });
 

@@ -105,7 +105,7 @@ function quietLogger() {
 }
 
 /** With ATELIER_SAVE_HISTORIES=1, keeps a run's history for the replay test (test/histories/). */
-export async function saveHistoryIfAsked(client: AtelierClient, workflowId: string, name: string) {
+export async function saveHistoryIfAsked(workflowId: string, name: string) {
   if (!process.env.ATELIER_SAVE_HISTORIES) return;
   // The CLI writes the canonical JSON form that Worker.runReplayHistories reads.
   const temporal = await ensureGoTool('temporal');
@@ -117,7 +117,6 @@ export async function saveHistoryIfAsked(client: AtelierClient, workflowId: stri
   const dir = path.join(projectRoot, 'test', 'histories');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, `${name}.json`), stdout);
-  void client;
 }
 
 /** The real worker process (workers/main.ts), for tests that kill it. Resolves once it polls. */
