@@ -151,13 +151,13 @@ export class Stack {
     const plan = this.plan(name);
     const existing = this.running(name);
     if (existing) {
-      await waitUntil(plan.ready, 30_000, `${name} (pid ${existing.pid}) did not answer at ${plan.address}`);
+      if (!(await waitUntil(plan.ready, 30_000))) throw new Error(`${name} (pid ${existing.pid}) did not answer at ${plan.address}`);
       log(`${name.padEnd(8)} already running (pid ${existing.pid}) at ${plan.address}`);
       return;
     }
     for (const { port, variable } of plan.ports) {
       // Sockets of a killed server can linger a few seconds; only a listener means "taken".
-      const free = await waitUntil(() => portIsFree(port), portHasListener(port) ? 0 : 30_000, '').catch(() => false);
+      const free = await waitUntil(() => portIsFree(port), portHasListener(port) ? 0 : 30_000);
       if (!free) {
         throw new Error(
           `Cannot start ${name}: port ${port} on 127.0.0.1 is held by another process that atelier did not start.\n` +
@@ -182,14 +182,11 @@ export class Stack {
     fs.writeFileSync(this.pidFile(name), JSON.stringify(record, null, 2));
     let exited: number | null | undefined;
     child.on('exit', (code) => (exited = code));
-    await waitUntil(
-      async () => {
-        if (exited !== undefined) throw new Error(`${name} exited with code ${exited} while starting; see ${logFile}`);
-        return plan.ready();
-      },
-      60_000,
-      `${name} did not answer at ${plan.address} within 60 s; see ${logFile}`,
-    );
+    const answered = await waitUntil(async () => {
+      if (exited !== undefined) throw new Error(`${name} exited with code ${exited} while starting; see ${logFile}`);
+      return plan.ready();
+    }, 60_000);
+    if (!answered) throw new Error(`${name} did not answer at ${plan.address} within 60 s; see ${logFile}`);
     if (name === 'temporal') await this.ensureSearchAttributes();
     log(`${name.padEnd(8)} started (pid ${record.pid}) at ${plan.address}`);
   }
@@ -199,10 +196,9 @@ export class Stack {
     const record = this.running(name);
     if (!record) return false;
     killGroup(record.pid, signal);
-    const gone = await waitUntil(async () => !isAlive(record.pid), graceMs, '').catch(() => false);
-    if (!gone) {
+    if (!(await waitUntil(async () => !isAlive(record.pid), graceMs))) {
       killGroup(record.pid, 'SIGKILL');
-      await waitUntil(async () => !isAlive(record.pid), 5_000, `${name} (pid ${record.pid}) did not stop`);
+      if (!(await waitUntil(async () => !isAlive(record.pid), 5_000))) throw new Error(`${name} (pid ${record.pid}) did not stop`);
     }
     fs.rmSync(this.pidFile(name), { force: true });
     return true;
@@ -367,11 +363,12 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, failure: string): Promise<true> {
+/** Polls `check` until it holds (true) or the time is up (false); an error from `check` ends the wait. */
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await check().catch((error) => { if (error instanceof Error && /exited with code/.test(error.message)) throw error; return false; })) return true;
-    if (Date.now() > deadline) throw new Error(failure);
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
