@@ -21,6 +21,8 @@ export interface FormatInput {
 }
 
 export const limits = { maxDimension: 4096, maxDraftBytes: 25 * 1024 * 1024, maxRenditionBytes: 10 * 1024 * 1024 };
+/** Image formats a draft may have, from a generator and into format. */
+export const draftFormats: readonly string[] = ['png', 'jpeg', 'webp'];
 
 const recipes: Record<RenditionName, { width: number | null; mimeType: string; encode: (image: Sharp) => Sharp }> = {
   original: { width: null, mimeType: 'image/png', encode: (image) => image.png() },
@@ -38,7 +40,7 @@ export function createFormatActivities({ kubo, avif }: FormatDependencies) {
       }
       const source = await readVerified(kubo, draft);
       const meta = await sharp(source).metadata();
-      if (!meta.format || !['png', 'jpeg', 'webp'].includes(meta.format)) {
+      if (!meta.format || !draftFormats.includes(meta.format)) {
         throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${meta.format ?? 'not an image'}; expected png, jpeg or webp`, 'UnsupportedImage');
       }
       if (!meta.width || !meta.height || meta.width > limits.maxDimension || meta.height > limits.maxDimension) {

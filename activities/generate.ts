@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import type { AssetSpec, Draft } from '../common/asset.ts';
 import { loadLayerSet, resolveTraits, traitProblems } from '../common/layerSet.ts';
 import type { LayerSet } from '../common/layerSet.ts';
+import { draftFormats, limits } from './format.ts';
 import { addContent } from './kubo.ts';
 
 export interface GenerateDependencies {
@@ -21,8 +22,6 @@ export interface GenerateInput {
   feedback: string[];
 }
 
-const MAX_DRAFT_BYTES = 25 * 1024 * 1024;
-
 export function createGenerateActivities({ kubo, openai }: GenerateDependencies) {
   return {
     async generateDraft({ spec, round, feedback }: GenerateInput): Promise<Draft> {
@@ -31,11 +30,11 @@ export function createGenerateActivities({ kubo, openai }: GenerateDependencies)
           ? await composeLayers(loadLayerSet(spec.generator.layerSet), spec.generator, round, feedback)
           : await generateWithOpenAI(openai, spec.generator.prompt, feedback);
       const meta = await sharp(image).metadata().catch(() => undefined);
-      if (!meta?.format || !['png', 'jpeg', 'webp'].includes(meta.format) || !meta.width || !meta.height) {
+      if (!meta?.format || !draftFormats.includes(meta.format) || !meta.width || !meta.height) {
         throw ApplicationFailure.nonRetryable(`generator returned an unsupported image (${meta?.format ?? 'unreadable'})`, 'UnsupportedImage');
       }
-      if (image.byteLength > MAX_DRAFT_BYTES) {
-        throw ApplicationFailure.nonRetryable(`generated image is ${image.byteLength} bytes, over the ${MAX_DRAFT_BYTES} limit`, 'ImageTooLarge');
+      if (image.byteLength > limits.maxDraftBytes) {
+        throw ApplicationFailure.nonRetryable(`generated image is ${image.byteLength} bytes, over the ${limits.maxDraftBytes} limit`, 'ImageTooLarge');
       }
       // Drafts stay pinned: the history refers to every round's draft.
       const ref = await addContent(kubo, image, { pin: true });
