@@ -76,7 +76,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
     }
   }
 
-  function toMintReceipt(receipt: TransactionReceipt, assetId: bigint, alreadyMinted: boolean): MintReceipt {
+  async function toMintReceipt(receipt: TransactionReceipt, assetId: bigint, alreadyMinted: boolean): Promise<MintReceipt> {
     const minted = mintedTokensFromReceipt(receipt, contractAddress).find((m) => m.assetId === assetId);
     if (!minted) throw new Error(`transaction ${receipt.hash} minted no token for asset ${assetId}`);
     return {
@@ -84,7 +84,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
       txHash: receipt.hash,
       blockNumber: receipt.blockNumber,
       contract: contractAddress,
-      chainId: 0,
+      chainId: Number((await provider.getNetwork()).chainId),
       alreadyMinted,
     };
   }
@@ -102,7 +102,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
       if (previous) {
         log.info('looking for the transaction an earlier attempt sent', { txHash: previous });
         const receipt = await awaitReceipt(previous);
-        if (receipt?.status === 1) return withChainId(toMintReceipt(receipt, assetId, true));
+        if (receipt?.status === 1) return toMintReceipt(receipt, assetId, true);
         const raced = await existingMint(onChain, assetId);
         if (raced) return raced;
       }
@@ -142,15 +142,11 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
       log.info('mint transaction sent', { txHash, assetId: assetId.toString() });
 
       const receipt = await awaitReceipt(txHash);
-      if (receipt?.status === 1) return withChainId(toMintReceipt(receipt, assetId, false));
+      if (receipt?.status === 1) return toMintReceipt(receipt, assetId, false);
       const raced = await existingMint(onChain, assetId);
       if (raced) return raced;
       if (receipt === null) throw new Error(`mint transaction ${txHash} disappeared from the pool before it was mined; sending again`);
       throw ApplicationFailure.nonRetryable(`mint transaction ${txHash} reverted on chain`, 'MintReverted');
-
-      async function withChainId(mint: MintReceipt): Promise<MintReceipt> {
-        return mint.chainId ? mint : { ...mint, chainId: Number((await provider.getNetwork()).chainId) };
-      }
     },
   };
 }
