@@ -113,19 +113,17 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
 
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: APPROVE_ACTION }, async ({ ack, body, action, client }) => {
     await ack();
-    const where = messageOf(body);
-    const person = personOf(body.user);
-    const target = decodeTarget(action.value);
-    if (!target || !where) return tell(client, where?.channel ?? body.channel?.id, person, 'That button is not from an Atelier request I can read; nothing was sent.');
+    const click = await clickOf(client, body, action);
+    if (!click) return;
+    const { person, target, where } = click;
     await locks.run(lockKey(target), () => decide(client, 'approve', person, target, where, { blocks: body.message?.blocks as types.KnownBlock[] | undefined }));
   });
 
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: REJECT_ACTION }, async ({ ack, body, action, client }) => {
     await ack();
-    const where = messageOf(body);
-    const person = personOf(body.user);
-    const target = decodeTarget(action.value);
-    if (!target || !where) return tell(client, where?.channel ?? body.channel?.id, person, 'That button is not from an Atelier request I can read; nothing was sent.');
+    const click = await clickOf(client, body, action);
+    if (!click) return;
+    const { person, target, where } = click;
     // Checked before the modal opens, so nobody types a reason that cannot be used; checked again on submit.
     const checked = await check(person, target);
     if (typeof checked === 'string') return tell(client, where.channel, person, checked);
@@ -253,6 +251,16 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
     const result = await client.conversations.history({ channel: where.channel, latest: where.ts, oldest: where.ts, inclusive: true, limit: 1 });
     const message = result.messages?.find((m) => m.ts === where.ts);
     return message?.blocks as types.KnownBlock[] | undefined;
+  }
+
+  /** Who clicked which round's button on which message; a button it cannot read is answered, and gives undefined. */
+  async function clickOf(client: WebClient, body: BlockAction, action: ButtonAction): Promise<{ person: Person; target: ButtonTarget; where: SlackMessageRef } | undefined> {
+    const where = messageOf(body);
+    const person = personOf(body.user);
+    const target = decodeTarget(action.value);
+    if (target && where) return { person, target, where };
+    await tell(client, where?.channel ?? body.channel?.id, person, 'That button is not from an Atelier request I can read; nothing was sent.');
+    return undefined;
   }
 
   async function tell(client: WebClient, channel: string | undefined, person: Person, text: string): Promise<void> {
