@@ -7,13 +7,13 @@
 // `decided` update the message (buttons gone, who and when shown).
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { WebClient } from '@slack/web-api';
-import { approversMention, closedBlocks, escalationText, mentionOf, metadataEvents, outcomeSummary, reminderText, requestBlocks, requestText } from '../client/slack/blocks.ts';
-import type { ApprovalRequest, Outcome } from '../client/slack/blocks.ts';
-import type { CollectionSlackSettings, SlackCollections } from '../client/slack/settings.ts';
-import { describeSlackError, findMessageByMetadata, slackErrorCode, tsToIso } from '../client/slack/webapi.ts';
-import type { SlackMessageRef } from '../client/slack/webapi.ts';
+import { approversMention, closedBlocks, escalationText, mentionOf, metadataEvents, outcomeSummary, reminderText, requestBlocks, requestText } from '../common/slack/blocks.ts';
+import type { ApprovalRequest, Outcome } from '../common/slack/blocks.ts';
+import type { CollectionSlackSettings, SlackCollections } from '../common/slack/settings.ts';
+import { describeSlackError, findMessageByMetadata, slackErrorCode, tsToIso } from '../common/slack/webapi.ts';
+import type { SlackMessageRef } from '../common/slack/webapi.ts';
 
-export type { SlackMessageRef } from '../client/slack/webapi.ts';
+export type { SlackMessageRef } from '../common/slack/webapi.ts';
 
 export interface ApprovalNotice extends ApprovalRequest {
   event: 'requested' | 'reminder' | 'expired' | 'decided';

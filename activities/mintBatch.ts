@@ -19,8 +19,8 @@ import {
   sortBatchByAssetId,
 } from '../contracts/index.ts';
 import { existingMint } from './mint.ts';
-import { mintRequestSignal } from '../workflows/messages.ts';
-import type { MintRequest, MinterInput, MinterSettings } from '../workflows/minter.ts';
+import { mintRequestSignalName } from '../common/mint.ts';
+import type { MintRequest, MinterInput, MinterSettings } from '../common/mint.ts';
 
 export interface MintBatchDependencies {
   provider: JsonRpcProvider;
@@ -111,7 +111,7 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
         workflowId: minterId,
         taskQueue: info.taskQueue,
         args: [input],
-        signal: mintRequestSignal,
+        signal: mintRequestSignalName,
         signalArgs: [{ ...request, assetId: assetId.toString() }],
         staticSummary: `Batch minter · chain ${input.chainId} · ${input.contract} · signer ${input.signer}`,
       });

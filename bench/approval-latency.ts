@@ -34,7 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { AtelierClient } from '../client/atelier.ts';
-import { APPROVE_ACTION } from '../client/slack/blocks.ts';
+import { APPROVE_ACTION } from '../common/slack/blocks.ts';
 import { loadConfig, projectRoot } from '../common/config.ts';
 import { parseAssetSpec } from '../common/spec.ts';
 import { ensureDeployment } from '../scripts/lib/deploy.ts';

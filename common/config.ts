@@ -55,7 +55,7 @@ const variables = {
   ATELIER_OPENAI_MODEL: { schema: z.string().min(1), default: 'gpt-image-1', example: 'gpt-image-1' },
   ATELIER_OPENAI_SIZE: { schema: z.enum(['256x256', '512x512', '1024x1024', '1024x1536', '1536x1024']), default: '1024x1024', example: '1024x1024' },
   // Slack approvals (docs/slack.md). Tokens and the signing secret are accepted as given here, so a
-  // wrong value is never echoed in an error; client/slack/settings.ts checks their form without printing them.
+  // wrong value is never echoed in an error; common/slack/settings.ts checks their form without printing them.
   ATELIER_SLACK_BOT_TOKEN: { schema: z.string().min(1).optional(), default: undefined, example: 'xoxb-...' },
   ATELIER_SLACK_SIGNING_SECRET: { schema: z.string().min(1).optional(), default: undefined, example: '<signing secret from Basic Information>' },
   ATELIER_SLACK_APP_TOKEN: { schema: z.string().min(1).optional(), default: undefined, example: 'xapp-...' },

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SlackCollections, SlackSettingsError, slackAppSecrets, slackBotToken } from '../client/slack/settings.ts';
+import { SlackCollections, SlackSettingsError, slackAppSecrets, slackBotToken } from '../common/slack/settings.ts';
 import { loadConfig } from '../common/config.ts';
 
 const problemsOf = (run: () => unknown): string[] => {

@@ -6,8 +6,8 @@ import { createActivities } from '../activities/index.ts';
 import type { Activities } from '../activities/index.ts';
 import type { Config } from '../common/config.ts';
 import { contractLocation } from '../common/deployment.ts';
-import { SlackCollections, slackApiUrl, slackBotToken } from '../client/slack/settings.ts';
-import { workerSlackClient } from '../client/slack/webapi.ts';
+import { SlackCollections, slackApiUrl, slackBotToken } from '../common/slack/settings.ts';
+import { workerSlackClient } from '../common/slack/webapi.ts';
 
 export function createWorkerActivities(config: Config): { activities: Activities; close: () => void } {
   // A request Kubo never answers fails after a minute and is retried, instead of holding the attempt.

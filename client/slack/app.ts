@@ -27,12 +27,12 @@ import {
   rejectModal,
   slackDate,
   who,
-} from './blocks.ts';
-import type { ButtonTarget, Outcome } from './blocks.ts';
-import type { CollectionSlackSettings, SlackCollections } from './settings.ts';
-import { slackApiUrl, slackAppSecrets } from './settings.ts';
-import { describeSlackError } from './webapi.ts';
-import type { SlackMessageRef } from './webapi.ts';
+} from '../../common/slack/blocks.ts';
+import type { ButtonTarget, Outcome } from '../../common/slack/blocks.ts';
+import type { CollectionSlackSettings, SlackCollections } from '../../common/slack/settings.ts';
+import { slackApiUrl, slackAppSecrets } from '../../common/slack/settings.ts';
+import { describeSlackError } from '../../common/slack/webapi.ts';
+import type { SlackMessageRef } from '../../common/slack/webapi.ts';
 
 export interface SlackAppOptions {
   config: Config;

@@ -3,7 +3,7 @@
 import { loadConfig } from '../../common/config.ts';
 import { AtelierClient } from '../atelier.ts';
 import { startSlackApp } from './app.ts';
-import { SlackCollections, slackAppSecrets } from './settings.ts';
+import { SlackCollections, slackAppSecrets } from '../../common/slack/settings.ts';
 
 try {
   const config = loadConfig();

@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { projectRoot } from '../../common/config.ts';
-import type { Config } from '../../common/config.ts';
+import { projectRoot } from '../config.ts';
+import type { Config } from '../config.ts';
 
 const channelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a channel ID such as C0123456789 (a #name does not work: messages are updated by ID)');
 const userId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user ID such as U0123456789');
