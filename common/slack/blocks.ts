@@ -95,10 +95,16 @@ export function requestText(request: ApprovalRequest): string {
   return `Approval needed: ${request.name} (${request.collectionId}/${request.assetKey}, round ${request.round})`;
 }
 
-/** The open request: preview, name, traits or prompt, round, earlier feedback, Approve / Reject. */
+export const previewAltText = (request: Pick<ApprovalRequest, 'name' | 'round'>) => truncate(`Draft of ${request.name}, round ${request.round}`, 2000);
+
+/**
+ * The open request: preview, name, traits or prompt, round, earlier feedback, Approve / Reject.
+ * The preview image is the draft uploaded to Slack (`previewFile`, a file ID) when given, else the
+ * gateway URL; `image: false` leaves the image out (the context line links to the draft either way).
+ */
 export function requestBlocks(
   request: ApprovalRequest,
-  options: { previewBase: string; image?: boolean; pendingWith?: string },
+  options: { previewBase: string; image?: boolean; previewFile?: string; pendingWith?: string },
 ): Block[] {
   const preview = previewUrlOf(options.previewBase, request.draftCid);
   const blocks: Block[] = [
@@ -112,7 +118,11 @@ export function requestBlocks(
     },
   ];
   if (options.image !== false) {
-    blocks.push({ type: 'image', image_url: preview, alt_text: truncate(`Draft of ${request.name}, round ${request.round}`, 2000) });
+    blocks.push(
+      options.previewFile
+        ? { type: 'image', slack_file: { id: options.previewFile }, alt_text: previewAltText(request) }
+        : { type: 'image', image_url: preview, alt_text: previewAltText(request) },
+    );
   }
   const fields = inputFields(request.inputs);
   if (fields.length > 0) blocks.push({ type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn', text })) });
@@ -146,7 +156,24 @@ export function requestBlocks(
 /** The request closed: buttons and the "waiting for" line gone, the outcome (who, when) added. */
 export function closedBlocks(blocks: readonly Block[], outcome: Outcome): Block[] {
   const kept = blocks.filter((b) => !('block_id' in b) || ![PENDING_BLOCK, ACTIONS_BLOCK, OUTCOME_BLOCK].includes(b.block_id ?? ''));
-  return [...kept, { type: 'section', block_id: OUTCOME_BLOCK, text: { type: 'mrkdwn', text: outcomeText(outcome) } }];
+  return [...kept.map(asPosted), { type: 'section', block_id: OUTCOME_BLOCK, text: { type: 'mrkdwn', text: outcomeText(outcome) } }];
+}
+
+/**
+ * A block as it may be posted again. Slack hands an uploaded file's image block back (in a click's
+ * payload, in history) with the file's rendered URL and sizes beside `slack_file`; posting both
+ * `image_url` and `slack_file` is refused, so only the file reference is kept.
+ */
+function asPosted(block: Block): Block {
+  if (block.type !== 'image' || !('slack_file' in block) || !block.slack_file) return block;
+  const file = block.slack_file as { id?: string; url?: string };
+  return {
+    type: 'image',
+    ...(block.block_id ? { block_id: block.block_id } : {}),
+    slack_file: file.id ? { id: file.id } : { url: file.url! },
+    alt_text: block.alt_text,
+    ...(block.title ? { title: block.title } : {}),
+  };
 }
 
 export function outcomeText(outcome: Outcome): string {

@@ -1,11 +1,14 @@
 // Small helpers around @slack/web-api shared by the worker's activity and the Slack app:
-// the client as each of them needs it, error descriptions, and finding a message again.
+// the client as each of them needs it, error descriptions, finding a message again, and uploading
+// a file (Slack's external upload flow) and finding it again.
 import { LogLevel, WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError, WebClient } from '@slack/web-api';
 import type { Logger } from '@slack/web-api';
 
 export interface SlackMessageRef {
   channel: string;
   ts: string;
+  /** The draft uploaded to Slack (a file ID) that the message shows, when it shows one. */
+  previewFile?: string;
 }
 
 /**
@@ -43,6 +46,7 @@ const hints: Record<string, string> = {
   missing_scope: 'add the missing scope to the app (see client/slack/manifest.yaml) and reinstall it',
   is_archived: 'the channel is archived: pick another one in the Slack collections file',
   no_such_subteam: 'check the user group ID in the Slack collections file',
+  not_allowed_token_type: 'use the bot token (xoxb-) in ATELIER_SLACK_BOT_TOKEN',
 };
 
 /** A Slack error as one line, with what to do about it when we know; never a token. */
@@ -59,6 +63,7 @@ export function describeSlackError(error: unknown): SlackFailure {
   }
   if (error instanceof WebAPIHTTPError) return { code: `http_${error.statusCode}`, message: `Slack answered HTTP ${error.statusCode} ${error.statusMessage}` };
   if (error instanceof WebAPIRequestError) return { code: 'network', message: `could not reach Slack: ${error.original.message}` };
+  if (error instanceof SlackUploadError) return { code: error.status ? `upload_http_${error.status}` : 'upload_network', message: error.message };
   return { code: 'unknown', message: error instanceof Error ? error.message : String(error) };
 }
 
@@ -104,3 +109,81 @@ export async function findMessageByMetadata(
 
 /** Slack's ts is the post time in seconds: as an ISO time. */
 export const tsToIso = (ts: string) => new Date(Math.floor(Number(ts) * 1000)).toISOString();
+
+/** True when Slack refused blocks because of a `slack_file` (not shared where the message is, or still processing). */
+export function refusedSlackFile(error: unknown): boolean {
+  if (slackErrorCode(error) !== 'invalid_blocks') return false;
+  const errors = (error as WebAPIPlatformError).data as { errors?: unknown[] };
+  return (errors.errors ?? []).some((e) => typeof e === 'string' && e.includes('/slack_file'));
+}
+
+export interface FileUpload {
+  bytes: Uint8Array;
+  filename: string;
+  title: string;
+  altText: string;
+  /** Where the file is shared: a channel, and a message's thread in it. */
+  channel: string;
+  threadTs?: string;
+}
+
+/** A Slack upload URL refused the bytes or could not be reached. The URL (it grants the upload) is never shown. */
+export class SlackUploadError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'SlackUploadError';
+  }
+}
+
+/**
+ * Uploads a file with Slack's external upload flow and shares it in a channel or thread: asks for
+ * an upload URL (files.getUploadURLExternal), POSTs the bytes to it (a plain request: the URL
+ * carries its own grant, so the token is not sent), then completes the upload
+ * (files.completeUploadExternal). Returns the file ID. Needs the `files:write` scope.
+ */
+export async function uploadFile(client: WebClient, file: FileUpload, timeoutMs = 30_000): Promise<string> {
+  const target = await client.files.getUploadURLExternal({ filename: file.filename, length: file.bytes.length, alt_text: file.altText });
+  if (!target.upload_url || !target.file_id) throw new Error('files.getUploadURLExternal answered without upload_url and file_id');
+  let response: Response;
+  try {
+    response = await fetch(target.upload_url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: file.bytes,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    throw new SlackUploadError(`could not send the file to Slack's upload URL (${cause})`);
+  }
+  await response.arrayBuffer().catch(() => undefined);
+  if (!response.ok) throw new SlackUploadError(`Slack's upload URL answered HTTP ${response.status}`, response.status);
+  const files: [{ id: string; title: string }] = [{ id: target.file_id, title: file.title }];
+  await client.files.completeUploadExternal(file.threadTs ? { files, channel_id: file.channel, thread_ts: file.threadTs } : { files, channel_id: file.channel });
+  return target.file_id;
+}
+
+/** The ID of a file named `<stem>.<ext>` shared in a message's thread (an upload whose answer was lost), if any. */
+export async function findFileInThread(client: WebClient, where: { channel: string; ts: string }, stem: string, maxPages = 5): Promise<string | undefined> {
+  const named = (name: string | undefined) => name !== undefined && name.startsWith(`${stem}.`) && !name.slice(stem.length + 1).includes('.');
+  let cursor: string | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    let result;
+    try {
+      result = await client.conversations.replies({ channel: where.channel, ts: where.ts, limit: 200, cursor });
+    } catch (error) {
+      if (slackErrorCode(error) === 'thread_not_found') return undefined;
+      throw error;
+    }
+    for (const message of (result.messages ?? []) as Array<{ files?: Array<{ id?: string; name?: string }> }>) {
+      const found = message.files?.find((f) => named(f.name) && f.id);
+      if (found) return found.id;
+    }
+    cursor = result.response_metadata?.next_cursor || undefined;
+    if (!cursor || !result.has_more) return undefined;
+  }
+  return undefined;
+}
