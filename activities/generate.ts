@@ -65,12 +65,68 @@ export function traitsForRound(set: LayerSet, generator: { traits: Record<string
   return { traits, seed };
 }
 
-function traitOverrides(set: LayerSet, feedback: string): Record<string, string> {
+/** The layer=option pairs of feedback that name a known layer and option; a later pair wins. */
+export function traitOverrides(set: LayerSet, feedback: string): Record<string, string> {
   const overrides: Record<string, string> = {};
-  for (const [, layer, option] of feedback.matchAll(/([\w-]+)\s*=\s*([\w-]+)/g)) {
-    if (traitProblems(set, { [layer!]: option! }).length === 0) overrides[layer!] = option!;
+  for (const [layer, option] of traitPairs(feedback)) {
+    if (traitProblems(set, { [layer]: option }).length === 0) overrides[layer] = option;
   }
   return overrides;
+}
+
+/**
+ * Every `word = word` pair in the text (word: letters, digits, `_`, `-`; any whitespace around
+ * `=`), left to right, as `/([\w-]+)\s*=\s*([\w-]+)/g` finds them. A single pass: each character is
+ * looked at a bounded number of times, so a reviewer's 1.5 MB comment costs milliseconds (the regex
+ * backtracks over every long run of word characters that no `=` follows: quadratic).
+ */
+export function traitPairs(text: string): [layer: string, option: string][] {
+  const pairs: [string, string][] = [];
+  const end = text.length;
+  const wordEnd = (from: number) => {
+    let i = from;
+    while (i < end && isWordCode(text.charCodeAt(i))) i++;
+    return i;
+  };
+  const spaceEnd = (from: number) => {
+    let i = from;
+    while (i < end && isSpaceCode(text.charCodeAt(i))) i++;
+    return i;
+  };
+  let i = 0;
+  while (i < end) {
+    if (!isWordCode(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    // A whole run of word characters: a shorter layer would be followed by a word character, never `=`.
+    const layerEnd = wordEnd(i);
+    const equals = spaceEnd(layerEnd);
+    if (equals < end && text.charCodeAt(equals) === 61 /* = */) {
+      const optionStart = spaceEnd(equals + 1);
+      const optionEnd = wordEnd(optionStart);
+      if (optionEnd > optionStart) {
+        pairs.push([text.slice(i, layerEnd), text.slice(optionStart, optionEnd)]);
+        i = optionEnd;
+        continue;
+      }
+    }
+    // No pair starts in this run; the next one starts at a later word character.
+    i = layerEnd;
+  }
+  return pairs;
+}
+
+/** `[\w-]`: ASCII letters, digits, `_` and `-`. */
+function isWordCode(code: number): boolean {
+  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 57) || code === 95 || code === 45;
+}
+
+/** `\s`, as JavaScript's regular expressions define it (Unicode spaces and line ends included). */
+const space = /\s/;
+function isSpaceCode(code: number): boolean {
+  if (code < 128) return code === 32 || (code >= 9 && code <= 13);
+  return space.test(String.fromCharCode(code));
 }
 
 async function composeLayers(
