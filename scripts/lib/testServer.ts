@@ -50,7 +50,7 @@ async function resolveClasspath(mvn: string, log: (line: string) => void): Promi
   const output = path.join(toolsDir, `temporal-test-server.classpath.${process.pid}.tmp`);
   fs.mkdirSync(toolsDir, { recursive: true });
   fs.rmSync(output, { force: true });
-  log('resolving io.temporal:temporal-test-server from tools/temporal-test-server/pom.xml with Maven (first time only)...');
+  log('resolving io.temporal:temporal-test-server from tools/temporal-test-server/pom.xml with Maven (once, and again after the pom changes)...');
   const child = spawn(mvn, ['-B', '-q', '-Dstyle.color=never', 'dependency:build-classpath', `-Dmdep.outputFile=${output}`], {
     cwd: pomDir,
     stdio: ['ignore', 'pipe', 'pipe'],
