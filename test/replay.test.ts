@@ -1,5 +1,7 @@
 // Runs that wait days outlive deploys: today's workflow code must replay yesterday's histories.
-// Histories are refreshed with `ATELIER_SAVE_HISTORIES=1 npx vitest run test/lifecycle.test.ts`
+// Histories are refreshed with `ATELIER_SAVE_HISTORIES=1 npx vitest run test/lifecycle.test.ts`, the
+// minter's (minter-batches.json: a full batch, a batch window, answers, continue-as-new) with
+// `ATELIER_SAVE_HISTORIES=1 npx vitest run test/timeskip/minter.test.ts`
 // (add, never replace, when the workflow changes: old ones are what running workflows look like).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +15,9 @@ const saved = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.json'));
 
 describe('replay of saved histories', () => {
   it('has histories of every ending to replay', () => {
-    expect(saved).toEqual(expect.arrayContaining(['approved-from-cli.json', 'rejected-then-approved.json', 'expired.json', 'auto-policy.json']));
+    expect(saved).toEqual(
+      expect.arrayContaining(['approved-from-cli.json', 'rejected-then-approved.json', 'expired.json', 'auto-policy.json', 'minter-batches.json']),
+    );
   });
 
   it('replays each saved history with the current workflow code without nondeterminism', async () => {
