@@ -10,8 +10,10 @@ import type { MintDependencies } from './mint.ts';
 import { createMintBatchActivities } from './mintBatch.ts';
 import type { MintBatchDependencies } from './mintBatch.ts';
 import { createPinActivities } from './pin.ts';
+import { createTrustActivities } from './trust.ts';
+import type { TrustDependencies } from './trust.ts';
 
-export type ActivityDependencies = GenerateDependencies & ApprovalDependencies & FormatDependencies & MintDependencies & MintBatchDependencies;
+export type ActivityDependencies = GenerateDependencies & ApprovalDependencies & FormatDependencies & MintDependencies & MintBatchDependencies & TrustDependencies;
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -21,6 +23,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createPinActivities(deps),
     ...createMintActivities(deps),
     ...createMintBatchActivities(deps),
+    ...createTrustActivities(deps),
   };
 }
 

@@ -1,14 +1,16 @@
 // The typed client API for scripts, the CLI and the Slack app.
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
-import type { AssetResult, AssetSpec, AssetStatus, DecisionInput, Stage } from '../common/asset.ts';
-import { finalStages, parseAssetRef, workflowIdOf } from '../common/asset.ts';
+import type { AssetResult, AssetSpec, AssetStatus, Stage } from '../common/asset.ts';
+import { finalStages, parseAssetRef, restartableStages, workflowIdOf } from '../common/asset.ts';
 import type { Config } from '../common/config.ts';
+import type { DecisionInput, DecisionKind, DecisionProof, DecisionRecord } from '../common/decision.ts';
+import { signDecision } from '../common/decision.ts';
 import { AtelierApprover, AtelierCollection, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
 import type { assetLifecycle } from '../workflows/assetLifecycle.ts';
-import { approveSignal, rejectSignal, statusQuery } from '../workflows/messages.ts';
+import { approveUpdate, cancelUpdate, rejectUpdate, statusQuery } from '../workflows/messages.ts';
 
-/** A decision the workflow would not take: the person gets this answer instead of a signal. */
+/** A decision (or cancel) the run would not take: the person gets the run's reason. */
 export class DecisionRefused extends Error {
   override name = 'DecisionRefused';
 }
@@ -16,16 +18,25 @@ export class AssetNotFound extends Error {
   override name = 'AssetNotFound';
 }
 
+/** What a person decides; the round and draft default to those the run shows now. */
+export type DecisionRequest = Omit<DecisionInput, 'round' | 'draftCid' | 'proof'> & { round?: number; draftCid?: string };
+
 export interface DecideOptions {
-  /** A status the caller has just read for its own checks: used instead of reading it again. */
-  status?: AssetStatus;
+  /** Signs the decision: the approver's own secret key (hex), or the Slack app's. */
+  sign?: { secretKey: string; signer: DecisionProof['signer'] };
+  /** Answer once the run has accepted the decision, without waiting for the handler (the Slack app). */
+  acceptedOnly?: boolean;
 }
 
 export interface StartedAsset {
   workflowId: string;
   runId: string;
-  /** False when the asset already had a run: that run is returned, no second one starts. */
-  started: boolean;
+  /**
+   * `started`: a new run; `restarted`: a new run after one that ended without a token (`previous`);
+   * `running`: the asset's run is still going; `minted`: it already has its token. Nothing starts twice.
+   */
+  outcome: 'started' | 'restarted' | 'running' | 'minted';
+  previous?: { runId: string; stage: Stage };
 }
 
 export interface AssetListing {
@@ -55,38 +66,50 @@ export class AtelierClient {
     await this.connection.close();
   }
 
-  /** Starts the asset's run, or returns the one it already has (scripts can be re-run safely). */
+  /**
+   * Starts the asset's run. A running or minted asset keeps its run (scripts can be re-run safely);
+   * one that ended rejected, expired, cancelled or failed starts again, linked to its earlier runs.
+   */
   async start(spec: AssetSpec): Promise<StartedAsset> {
     const workflowId = workflowIdOf(spec.collectionId, spec.assetKey);
     const existing = await this.describe(workflowId).catch((error) => {
       if (error instanceof AssetNotFound) return undefined;
       throw error;
     });
-    if (existing && existing.status.name !== 'FAILED' && existing.status.name !== 'TERMINATED' && existing.status.name !== 'TIMED_OUT') {
-      return { workflowId, runId: existing.runId, started: false };
+    let earlierRuns: string[] = [];
+    let previous: StartedAsset['previous'];
+    if (existing) {
+      if (existing.status.name === 'RUNNING') return { workflowId, runId: existing.runId, outcome: 'running' };
+      const ended = await this.status(workflowId);
+      if (!restartableStages.includes(ended.stage)) return { workflowId, runId: existing.runId, outcome: 'minted' };
+      previous = { runId: existing.runId, stage: ended.stage };
+      earlierRuns = [...ended.earlierRuns, existing.runId];
     }
     const handle = await this.temporal.workflow.start<typeof assetLifecycle>('assetLifecycle', {
-      args: [spec],
+      args: [spec, { earlierRuns }],
       workflowId,
       taskQueue: this.taskQueue,
-      // A concurrent start of the same asset joins the running one instead of failing.
+      // A concurrent start of the same asset joins the running one instead of starting a second.
       workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       typedSearchAttributes: [
         { key: AtelierCollection, value: spec.collectionId },
         { key: AtelierStage, value: 'generating' },
       ],
       staticSummary: `${spec.name} · ${spec.collectionId}/${spec.assetKey}`,
-      staticDetails: `Generator: ${spec.generator.kind}; approval: ${spec.approval.policy}; recipient: ${spec.recipient}`,
+      staticDetails:
+        `Generator: ${spec.generator.kind}; approval: ${spec.approval.policy}; recipient: ${spec.recipient}` +
+        (earlierRuns.length ? `; earlier runs: ${earlierRuns.join(', ')}` : ''),
     });
-    return { workflowId, runId: handle.firstExecutionRunId, started: true };
+    const joined = previous && handle.firstExecutionRunId === previous.runId;
+    return { workflowId, runId: handle.firstExecutionRunId, outcome: previous ? (joined ? 'running' : 'restarted') : 'started', previous };
   }
 
   /** The asset's current status: live from a running workflow, or from its result once closed. */
   async status(ref: string): Promise<AssetStatus> {
     const workflowId = parseAssetRef(ref);
     const description = await this.describe(workflowId);
-    const handle = this.temporal.workflow.getHandle(workflowId);
+    const handle = this.temporal.workflow.getHandle(workflowId, description.runId);
     switch (description.status.name) {
       case 'RUNNING':
         return handle.query(statusQuery);
@@ -106,36 +129,61 @@ export class AtelierClient {
     return this.temporal.workflow.getHandle(parseAssetRef(ref)).result() as Promise<AssetResult>;
   }
 
-  async approve(ref: string, decision: DecisionInput, options: DecideOptions = {}): Promise<AssetStatus> {
+  async approve(ref: string, decision: DecisionRequest, options: DecideOptions = {}): Promise<DecisionRecord> {
     return this.decide(ref, 'approve', decision, options);
   }
 
   /** `decision.comment` is the feedback the next round is generated with. */
-  async reject(ref: string, decision: DecisionInput, options: DecideOptions = {}): Promise<AssetStatus> {
-    if (!decision.comment?.trim()) throw new DecisionRefused('a rejection needs a reason: it is the feedback for the next round');
+  async reject(ref: string, decision: DecisionRequest, options: DecideOptions = {}): Promise<DecisionRecord> {
     return this.decide(ref, 'reject', decision, options);
   }
 
-  /** Checks the state first so a person gets an immediate, specific answer; only then signals. */
-  private async decide(ref: string, kind: 'approve' | 'reject', decision: DecisionInput, options: DecideOptions): Promise<AssetStatus> {
-    if (!decision.by?.trim()) throw new DecisionRefused('a decision needs the name of who decides');
+  /**
+   * Sends the decision as an Update: the run's validator accepts it (the answer is the record) or
+   * refuses it with the reason (a DecisionRefused), and a refusal leaves nothing in its history.
+   * Without a round and draft, the ones the run shows now are used (and signed).
+   */
+  private async decide(ref: string, kind: DecisionKind, request: DecisionRequest, options: DecideOptions): Promise<DecisionRecord> {
     const workflowId = parseAssetRef(ref);
-    const status = options.status ?? (await this.status(workflowId));
-    const taken = status.decisions.find((d) => d.outcome === 'accepted' && d.round === status.round);
-    if (status.stage !== 'awaiting_approval' && status.stage !== 'generating') {
-      const last = [...status.decisions].reverse().find((d) => d.outcome === 'accepted');
-      const who = last ? ` by ${last.by} at ${last.at}` : '';
-      throw new DecisionRefused(
-        status.stage === 'expired' ? `${workflowId} expired without a decision` : `${workflowId} is already decided (${status.stage}${who})`,
-      );
+    let { round, draftCid } = request;
+    if (round === undefined || draftCid === undefined) {
+      const status = await this.status(workflowId);
+      if (status.stage !== 'awaiting_approval' || !status.draftCid) throw new DecisionRefused(notAwaiting(workflowId, status));
+      round ??= status.round;
+      draftCid ??= status.draftCid;
     }
-    if (status.approvers === null) throw new DecisionRefused(`${workflowId} runs under the auto approval policy`);
-    if (taken) throw new DecisionRefused(`round ${status.round} of ${workflowId} is already decided: ${taken.kind} by ${taken.by} at ${taken.at}`);
-    if (status.approvers.length > 0 && !status.approvers.includes(decision.by)) {
-      throw new DecisionRefused(`${decision.by} may not decide on ${workflowId} (allowed: ${status.approvers.join(', ')})`);
+    const unsigned: DecisionInput = { ...request, round, draftCid };
+    const input = options.sign ? { ...unsigned, proof: signDecision(options.sign.secretKey, options.sign.signer, workflowId, kind, unsigned) } : unsigned;
+    const handle = this.temporal.workflow.getHandle<typeof assetLifecycle>(workflowId);
+    const update = kind === 'approve' ? approveUpdate : rejectUpdate;
+    try {
+      if (!options.acceptedOnly) return await handle.executeUpdate(update, { args: [input] });
+      await handle.startUpdate(update, { args: [input], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      return { kind, by: input.by, name: input.name, via: input.via ?? 'unknown', comment: input.comment, round, draftCid, at: new Date().toISOString(), proof: input.proof };
+    } catch (error) {
+      throw await this.refusalOf(workflowId, error);
     }
-    await this.temporal.workflow.getHandle(workflowId).signal(kind === 'approve' ? approveSignal : rejectSignal, decision);
-    return status;
+  }
+
+  /** Ends a run that has not started minting as `cancelled`; the reason is kept in its history. */
+  async cancel(ref: string, by: string, reason: string): Promise<AssetStatus> {
+    const workflowId = parseAssetRef(ref);
+    try {
+      return await this.temporal.workflow.getHandle<typeof assetLifecycle>(workflowId).executeUpdate(cancelUpdate, { args: [{ by, reason }] });
+    } catch (error) {
+      throw await this.refusalOf(workflowId, error);
+    }
+  }
+
+  /** The run's own reason for a refused Update, or what the run's state says when it has ended. */
+  private async refusalOf(workflowId: string, error: unknown): Promise<Error> {
+    if (error instanceof WorkflowUpdateFailedError) return new DecisionRefused((error.cause as Error | undefined)?.message ?? error.message);
+    if (error instanceof WorkflowNotFoundError || /workflow execution already completed/i.test((error as Error)?.message ?? '')) {
+      const status = await this.status(workflowId).catch((e: unknown) => e);
+      if (status instanceof Error) return status;
+      return new DecisionRefused(notAwaiting(workflowId, status as AssetStatus));
+    }
+    return error as Error;
   }
 
   /** Runs by collection and stage, from Temporal visibility (the same filters work in the Web UI). */
@@ -177,6 +225,23 @@ function rootCause(error: Error): string {
   return current.message;
 }
 
+/** The words for a run that takes no decision now, matching its state. */
+function notAwaiting(workflowId: string, status: AssetStatus): string {
+  const last = status.decisions.at(-1);
+  switch (status.stage) {
+    case 'expired':
+      return `${workflowId} expired without a decision; start it again for a new draft`;
+    case 'cancelled':
+      return `${workflowId} was cancelled${status.cancelled ? ` by ${status.cancelled.by}: ${status.cancelled.reason}` : ''}`;
+    case 'failed':
+      return `${workflowId} failed${status.error ? ` (${status.error})` : ''}; it takes no decisions`;
+    case 'generating':
+      return `${workflowId} is generating the draft of round ${status.round}: decide once it is up (atelier status shows it)`;
+    default:
+      return `${workflowId} is not awaiting a decision (${status.stage.replace('_', ' ')}${last ? `; ${last.kind} by ${last.by} at ${last.at}` : ''})`;
+  }
+}
+
 function closedWithoutResult(workflowId: string, description: WorkflowExecutionDescription): AssetStatus {
   const attributes = description.typedSearchAttributes;
   const stage = (attributes.get(AtelierStage) as Stage | undefined) ?? 'failed';
@@ -185,6 +250,7 @@ function closedWithoutResult(workflowId: string, description: WorkflowExecutionD
     stage: finalStages.includes(stage) ? stage : 'failed',
     round: 0,
     draftCid: null,
+    deadlines: null,
     metadataCid: null,
     imageCid: null,
     tokenId: attributes.get(AtelierTokenId)?.toString() ?? null,
@@ -194,6 +260,9 @@ function closedWithoutResult(workflowId: string, description: WorkflowExecutionD
     reminders: 0,
     decisions: [],
     feedback: [],
+    noticeProblem: null,
+    earlierRuns: [],
+    cancelled: null,
     error: `run ${description.status.name.toLowerCase()}`,
   };
 }

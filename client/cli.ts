@@ -2,10 +2,12 @@
 // Exit codes: 0 done, 1 failure (server, run failed), 2 bad input, 3 decision refused, 4 not found.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AssetStatus, Stage } from '../common/asset.ts';
 import { stages } from '../common/asset.ts';
 import { ConfigError, loadConfig } from '../common/config.ts';
+import { isHexKey, newDecisionKey, publicKeyOf } from '../common/decision.ts';
 import { SpecError, parseAssetSpec } from '../common/spec.ts';
 import { AssetNotFound, AtelierClient, DecisionRefused } from './atelier.ts';
 import { printTable } from './printTable.ts';
@@ -17,12 +19,17 @@ const usage = `usage: atelier <command> [options]
         [--seed <n>] [--trait layer=option]... [--layer-set <dir>] [--prompt <text>]
         [--description <text>] [--auto] [--approver <name>]... [--remind <dur>] [--expire <dur>]
         [--max-rounds <n>] [--avif]
-  approve <asset> [--by <name>] [--comment <text>]
-  reject <asset> --reason <text> [--by <name>]
+        [--approver <name>=<public key>]... [--unsigned]
+  approve <asset> [--by <name>] [--key <key file>] [--comment <text>]
+  reject <asset> --reason <text> [--by <name>] [--key <key file>]
+  cancel <asset> --reason <text> [--by <name>]
   status <asset> [--json]
   list [--collection <id>] [--stage <stage>] [--json]
+  keys new <name> [--out <file>]           make an approver key pair; prints the public key for specs
 
-<asset> is <collection>:<key> or asset:<collection>:<key>. Durations: 90s, 15m, 4h, 2d.`;
+<asset> is <collection>:<key> or asset:<collection>:<key>. Durations: 90s, 15m, 4h, 2d.
+A decision is for the draft the run shows now (round and CID are read, sent and signed with it);
+with --key it is signed by the approver's key, which the spec names under approval.keys.`;
 
 class UsageError extends Error {}
 
@@ -55,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       'max-rounds': { type: 'string' },
       avif: { type: 'boolean' },
       by: { type: 'string' },
+      out: { type: 'string' },
+      unsigned: { type: 'boolean' },
       comment: { type: 'string' },
       reason: { type: 'string' },
       stage: { type: 'string' },
@@ -82,7 +91,13 @@ async function main(argv: string[]): Promise<number> {
     try {
       for (const spec of parsed) {
         const started = await client.start(spec);
-        console.log(`${started.started ? 'started' : 'already running'}  ${started.workflowId}  run ${started.runId}`);
+        const words = {
+          started: 'started',
+          restarted: `started again (the earlier run ${started.previous?.runId} ended ${started.previous?.stage})`,
+          running: 'already running',
+          minted: 'already minted (nothing started)',
+        }[started.outcome];
+        console.log(`${words}  ${started.workflowId}  run ${started.runId}`);
       }
     } finally {
       await client.close();
@@ -90,20 +105,34 @@ async function main(argv: string[]): Promise<number> {
     return exit.ok;
   }
 
+  if (command === 'keys') return newKeyFile(positionals, values.out);
+
+  // `--key` is the asset key for `start` and the approver's key file for decisions.
+  const signer = values.key && ['approve', 'reject'].includes(command) ? readKeyFile(values.key) : undefined;
+  const decider = signer?.name ?? by;
+  if (signer && values.by && values.by !== signer.name) throw new UsageError(`--by ${values.by} does not match the key file's approver (${signer.name})`);
+  const sign = signer ? { secretKey: signer.secretKey, signer: 'approver' as const } : undefined;
   const client = await AtelierClient.connect(config);
   try {
     switch (command) {
       case 'approve': {
         const ref = asset();
-        await client.approve(ref, { by, via: 'cli', comment: values.comment });
-        console.log(`approved ${ref} as ${by}`);
+        const taken = await client.approve(ref, { by: decider, via: 'cli', comment: values.comment }, { sign });
+        console.log(`approved ${ref} round ${taken.round} (draft ${taken.draftCid}) as ${decider}${taken.proof ? ', signed' : ''}`);
         return exit.ok;
       }
       case 'reject': {
         const ref = asset();
         if (!values.reason) throw new UsageError('reject needs --reason <text>: it is the feedback for the next round');
-        await client.reject(ref, { by, via: 'cli', comment: values.reason });
-        console.log(`rejected ${ref} as ${by}: ${values.reason}`);
+        const taken = await client.reject(ref, { by: decider, via: 'cli', comment: values.reason }, { sign });
+        console.log(`rejected ${ref} round ${taken.round} as ${decider}${taken.proof ? ', signed' : ''}: ${values.reason}`);
+        return exit.ok;
+      }
+      case 'cancel': {
+        const ref = asset();
+        if (!values.reason?.trim()) throw new UsageError('cancel needs --reason <text>: it is kept in the run\'s history');
+        const status = await client.cancel(ref, by, values.reason);
+        console.log(`cancelling ${status.workflowId} (it was ${status.stage.replace('_', ' ')}); \`atelier status ${ref}\` shows when it has ended`);
         return exit.ok;
       }
       case 'status': {
@@ -128,6 +157,41 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await client.close();
   }
+}
+
+/** An approver key file as `atelier keys new` writes it. */
+interface KeyFile {
+  name: string;
+  publicKey: string;
+  secretKey: string;
+}
+
+function newKeyFile(positionals: string[], out: string | undefined): number {
+  const [verb, name, extra] = positionals;
+  if (verb !== 'new' || !name || extra !== undefined) throw new UsageError('usage: atelier keys new <name> [--out <file>]');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(name)) throw new UsageError(`"${name}" is not an approver name (letters, digits, . _ @ -)`);
+  const file = out ?? path.join(os.homedir(), '.atelier', 'keys', `${name}.json`);
+  if (fs.existsSync(file)) throw new UsageError(`${file} exists; choose another --out (a key is never overwritten)`);
+  const pair = newDecisionKey();
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, JSON.stringify({ name, publicKey: pair.publicKey, secretKey: pair.secretKey }, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  console.log(`key of ${name} written to ${file} (keep it private)`);
+  console.log(`public key: ${pair.publicKey}`);
+  console.log(`in a spec:  "approval": { "policy": "manual", "approvers": ["${name}"], "keys": { "${name}": "${pair.publicKey}" } }`);
+  return exit.ok;
+}
+
+function readKeyFile(file: string): KeyFile {
+  let parsed: Partial<KeyFile>;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<KeyFile>;
+  } catch (error) {
+    throw new UsageError(`cannot read key file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  // The secret is never echoed, not even when malformed.
+  if (typeof parsed.name !== 'string' || !isHexKey(parsed.secretKey, 32)) throw new UsageError(`${file} is not an approver key file (atelier keys new <name> makes one)`);
+  if (parsed.publicKey !== publicKeyOf(parsed.secretKey)) throw new UsageError(`${file}: its public key does not belong to its secret key`);
+  return { name: parsed.name, publicKey: parsed.publicKey, secretKey: parsed.secretKey };
 }
 
 function readSpecFile(file: string): unknown[] {
@@ -174,12 +238,26 @@ function specFromFlags(values: Record<string, string | boolean | string[] | unde
       ? { policy: 'auto' }
       : {
           policy: 'manual',
-          approvers: values.approver,
+          ...approversFromFlags(values.approver as string[] | undefined),
+          unsigned: values.unsigned === true ? true : undefined,
           remindAfter: get('remind'),
           expireAfter: get('expire'),
           maxRounds: number('max-rounds'),
         },
   };
+}
+
+/** `--approver maria` names an approver; `--approver maria=<public key>` also names their key. */
+function approversFromFlags(flags: string[] | undefined): { approvers?: string[]; keys?: Record<string, string> } {
+  if (!flags) return {};
+  const keys: Record<string, string> = {};
+  const approvers = flags.map((flag) => {
+    const [name, key, extra] = flag.split('=');
+    if (!name || extra !== undefined || key === '') throw new UsageError(`--approver expects <name> or <name>=<public key>, got "${flag}"`);
+    if (key !== undefined) keys[name] = key;
+    return name;
+  });
+  return { approvers, keys };
 }
 
 export function formatStatus(status: AssetStatus): string {
@@ -192,10 +270,14 @@ export function formatStatus(status: AssetStatus): string {
     `token      ${status.tokenId ?? '-'}${status.txHash ? `  tx ${status.txHash}` : ''}`,
     `approver   ${status.approver ?? '-'}`,
   ];
+  if (status.deadlines) lines.push(`deadlines  reminder ${status.deadlines.remindAt}, expires ${status.deadlines.expireAt}`);
+  if (status.noticeProblem) lines.push(`notice     ${status.noticeProblem}`);
+  if (status.cancelled) lines.push(`cancelled  by ${status.cancelled.by} at ${status.cancelled.at}: ${status.cancelled.reason}`);
+  if (status.earlierRuns.length > 0) lines.push(`earlier    ${status.earlierRuns.join(', ')}`);
   if (status.decisions.length > 0) {
     lines.push('decisions');
     for (const d of status.decisions) {
-      lines.push(`  round ${d.round}  ${d.kind.padEnd(7)} by ${d.by} via ${d.via} at ${d.at}: ${d.outcome}${d.comment ? ` — "${d.comment}"` : ''}`);
+      lines.push(`  round ${d.round}  ${d.kind.padEnd(7)} by ${d.by} via ${d.via} at ${d.at}${d.proof ? ' (signed)' : ''}${d.comment ? ` — "${d.comment}"` : ''}`);
     }
   }
   return lines.join('\n');

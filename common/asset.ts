@@ -1,5 +1,8 @@
 // The asset's vocabulary, shared by the workflow, activities and clients. Types only plus
 // small pure helpers, so workflow code can import it.
+import type { DecisionRecord } from './decision.ts';
+
+export type { DecisionInput, DecisionRecord } from './decision.ts';
 
 export const stages = [
   'generating',
@@ -10,10 +13,13 @@ export const stages = [
   'minted',
   'rejected',
   'expired',
+  'cancelled',
   'failed',
 ] as const;
 export type Stage = (typeof stages)[number];
-export const finalStages: readonly Stage[] = ['minted', 'rejected', 'expired', 'failed'];
+export const finalStages: readonly Stage[] = ['minted', 'rejected', 'expired', 'cancelled', 'failed'];
+/** Ended without a token: such an asset may be started again as a new run. */
+export const restartableStages: readonly Stage[] = ['rejected', 'expired', 'cancelled', 'failed'];
 
 export const renditionNames = ['original', 'webp-1024', 'webp-512', 'thumb-256', 'avif-1024'] as const;
 export type RenditionName = (typeof renditionNames)[number];
@@ -26,7 +32,7 @@ export interface Trait {
 export type GeneratorSpec =
   | {
       kind: 'layers';
-      /** Folder under samples/collections (or an absolute path) holding collection.json and the layer files. */
+      /** A folder under the layer sets directory holding collection.json and the layer files. */
       layerSet: string;
       /** Chosen option per layer; layers left out are drawn from the seed. */
       traits: Record<string, string>;
@@ -41,8 +47,12 @@ export type GeneratorSpec =
 export type ApprovalPolicy =
   | {
       policy: 'manual';
-      /** Who may decide; empty means anyone who can signal the workflow. */
+      /** Who may decide (approver names, Slack user ids); empty: anyone whose decision checks out. */
       approvers: string[];
+      /** Approver name -> ed25519 public key (hex), for decisions signed with `atelier approve --key`. */
+      keys: Record<string, string>;
+      /** Take unsigned decisions too (the quick start); the token's metadata then says so. */
+      unsigned: boolean;
       /** Durations as Temporal reads them: '90s', '4h', '2d'. */
       remindAfter: string;
       expireAfter: string;
@@ -66,28 +76,6 @@ export interface AssetSpec {
 }
 
 export type MintMode = 'direct' | 'batch';
-
-export interface DecisionInput {
-  /** Who decided: a user name, a Slack user id, `policy:auto`. Approver lists match on this. */
-  by: string;
-  /** How to show who decided, when `by` is an id (a Slack user's name). */
-  name?: string;
-  /** Through what: `cli`, `slack`, `script`, `policy`. */
-  via: string;
-  comment?: string;
-  /** The round the person saw; a decision for another round is recorded as stale and ignored. */
-  round?: number;
-}
-
-export type DecisionOutcome = 'accepted' | 'not an allowed approver' | 'stale round' | 'already decided' | 'not awaiting a decision' | 'invalid';
-
-export interface DecisionRecord extends DecisionInput {
-  kind: 'approve' | 'reject';
-  round: number;
-  /** ISO time the workflow received it. */
-  at: string;
-  outcome: DecisionOutcome;
-}
 
 /** A blob in Kubo, referenced by CIDv1; the bytes never enter workflow history. */
 export interface ContentRef {
@@ -130,6 +118,8 @@ export interface AssetStatus {
   stage: Stage;
   round: number;
   draftCid: string | null;
+  /** Deadlines of the round awaiting a decision (ISO times), counted from when it was put up. */
+  deadlines: { remindAt: string; expireAt: string } | null;
   metadataCid: string | null;
   imageCid: string | null;
   tokenId: string | null;
@@ -138,8 +128,14 @@ export interface AssetStatus {
   /** Who may decide (empty: anyone); null under the auto policy. */
   approvers: string[] | null;
   reminders: number;
+  /** The decisions the run took, oldest first (refused ones are answered, not kept). */
   decisions: DecisionRecord[];
   feedback: string[];
+  /** The last notice (Slack message, reminder) that could not be delivered, while it stays so. */
+  noticeProblem: string | null;
+  /** Earlier runs of this asset (ended rejected, expired, cancelled or failed), oldest first. */
+  earlierRuns: string[];
+  cancelled: { by: string; reason: string; at: string } | null;
   error: string | null;
 }
 

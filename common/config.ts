@@ -65,9 +65,13 @@ const variables = {
   ATELIER_SLACK_API_URL: { schema: httpUrl, default: 'https://slack.com/api', example: 'https://slack.com/api' },
   ATELIER_SLACK_COLLECTIONS: { schema: z.string().min(1), default: 'slack-collections.json', example: 'config/slack-collections.json' },
   ATELIER_SLACK_PREVIEW_URL: { schema: httpUrl.optional(), default: undefined, example: 'https://ipfs.example.org' },
+  // Decisions from Slack are signed by the app (its secret key) and checked by the workflow (the
+  // worker holds the public key); see docs/slack.md. `atelier keys new slack-app` makes a pair.
+  ATELIER_SLACK_DECISION_KEY: { schema: z.string().regex(/^[0-9a-f]{64}$/, 'expected an ed25519 secret key: 64 lowercase hex digits').optional(), default: undefined, example: '<64 hex digits from atelier keys new slack-app>' },
+  ATELIER_SLACK_APP_PUBLIC_KEY: { schema: z.string().regex(/^[0-9a-f]{64}$/, 'expected an ed25519 public key: 64 lowercase hex digits').optional(), default: undefined, example: '<publicKey from atelier keys new slack-app>' },
 } as const;
 
-const secretVariables = new Set(['ATELIER_SIGNER_KEY', 'ATELIER_OPENAI_API_KEY', 'ATELIER_SLACK_BOT_TOKEN', 'ATELIER_SLACK_SIGNING_SECRET', 'ATELIER_SLACK_APP_TOKEN']);
+const secretVariables = new Set(['ATELIER_SIGNER_KEY', 'ATELIER_OPENAI_API_KEY', 'ATELIER_SLACK_BOT_TOKEN', 'ATELIER_SLACK_SIGNING_SECRET', 'ATELIER_SLACK_APP_TOKEN', 'ATELIER_SLACK_DECISION_KEY']);
 
 type Variables = typeof variables;
 export type Config = { [K in keyof Variables]: z.output<Variables[K]['schema']> } & {

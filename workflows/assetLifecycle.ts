@@ -2,147 +2,197 @@
 // It decides; activities act. Only content references (CIDs) pass through history.
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
+  isCancellation,
   log,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActivityFailure } from '@temporalio/workflow';
-import type { AssetResult, AssetSpec, AssetStatus, DecisionInput, DecisionRecord, Draft, FormattedAsset, MintReceipt, Stage } from '../common/asset.ts';
+import type { AssetResult, AssetSpec, AssetStatus, Draft, FormattedAsset, MintReceipt, Stage } from '../common/asset.ts';
 import { durationMs } from '../common/asset.ts';
+import type { ApprovalRule, ApprovalTrust, DecisionKind, DecisionRecord } from '../common/decision.ts';
+import { checkDecision } from '../common/decision.ts';
+import { checkSpec } from '../common/specSchema.ts';
 import { AtelierApprover, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
 import type { Activities } from '../activities/index.ts';
-import { approveSignal, rejectSignal, statusQuery } from './messages.ts';
-import { patched } from '@temporalio/workflow';
+import type { ApprovalNotice } from '../activities/approval.ts';
+import { chainWork, configLookup, imageWork, notices, pinning } from './activityOptions.ts';
+import { approveSignal, approveUpdate, cancelUpdate, rejectSignal, rejectUpdate, statusQuery } from './messages.ts';
+import type { CancelInput } from './messages.ts';
 import { mintThroughMinter } from './minter.ts';
 
-// Image work: a few tries, then the run fails with the reason (bad input fails at once).
-const { generateDraft, formatAsset } = proxyActivities<Activities>({
-  startToCloseTimeout: '3 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
-});
-const { announceApproval } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-// Kubo restarts and RPC outages only delay these: retry until they are back.
-const { pinAsset } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
-const { mintAsset } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  // Short: after a worker crash the retry starts this much later.
-  heartbeatTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+const { generateDraft, formatAsset } = proxyActivities<Activities>(imageWork);
+const { pinAsset } = proxyActivities<Activities>(pinning);
+const { mintAsset } = proxyActivities<Activities>(chainWork);
+const { announceApproval } = proxyActivities<Activities>(notices);
+const { approvalTrust } = proxyActivities<Activities>(configLookup);
 
-type Decision = { kind: 'approve' | 'reject'; record: DecisionRecord };
+export interface LifecycleOptions {
+  /** Run ids of this asset's earlier runs (rejected, expired, cancelled, failed), oldest first. */
+  earlierRuns?: string[];
+}
 
-export async function assetLifecycle(spec: AssetSpec): Promise<AssetResult> {
+type NoticeEvent = Omit<ApprovalNotice, 'message'>;
+
+export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions = {}): Promise<AssetResult> {
+  // A run started by hand (`temporal workflow start`) gets the same check as one from the CLI.
+  const checked = checkSpec(input);
+  if (!checked.ok) throw ApplicationFailure.nonRetryable(`invalid asset spec: ${checked.problems.join('; ')}`, 'InvalidSpec');
+  const spec = checked.spec;
+  const rule: ApprovalRule | null = spec.approval.policy === 'manual' ? spec.approval : null;
   const status: AssetStatus = {
     workflowId: workflowInfo().workflowId,
     stage: 'generating',
     round: 1,
     draftCid: null,
+    deadlines: null,
     metadataCid: null,
     imageCid: null,
     tokenId: null,
     txHash: null,
     approver: null,
-    approvers: spec.approval.policy === 'manual' ? spec.approval.approvers : null,
+    approvers: rule ? rule.approvers : null,
     reminders: 0,
     decisions: [],
     feedback: [],
+    noticeProblem: null,
+    earlierRuns: validRunIds(options?.earlierRuns),
+    cancelled: null,
     error: null,
   };
   const maxRounds = spec.approval.policy === 'manual' ? spec.approval.maxRounds : 1;
-  /** The accepted decision of the current round; one that arrives early waits here. */
-  let decision: Decision | undefined;
+  let trust: ApprovalTrust = {};
+  /** The decision of the current round, once taken. */
+  let decision: DecisionRecord | undefined;
+  const work = new CancellationScope();
 
   const setStage = (stage: Stage) => {
     status.stage = stage;
     upsertSearchAttributes([{ key: AtelierStage, value: stage }]);
+    showDetails();
+  };
+  const showDetails = () => setCurrentDetails(currentDetails(spec, status));
+
+  // Notices run one after another beside the flow: they never hold a timer, a decision or a stage.
+  let noticeLane: Promise<void> = Promise.resolve();
+  let roundMessage: ApprovalNotice['message'];
+  /** The round's request while it is open, to close it if the run is cancelled. */
+  let openRequest: Omit<NoticeEvent, 'event'> | undefined;
+  const notify = (notice: NoticeEvent) => {
+    noticeLane = noticeLane.then(() => deliver(notice));
+  };
+  const deliver = async (notice: NoticeEvent) => {
+    try {
+      const message = await CancellationScope.nonCancellable(() =>
+        announceApproval.executeWithOptions({ ...notices, summary: `${notice.event} notice, round ${notice.round}` }, [{ ...notice, message: roundMessage }]),
+      );
+      if (notice.event === 'requested') roundMessage = message;
+      status.noticeProblem = null;
+    } catch (error) {
+      status.noticeProblem = `${notice.event} notice for round ${notice.round} not delivered: ${describeFailure(error)}`;
+      log.warn('approval notice not delivered', { event: notice.event, round: notice.round, error: status.noticeProblem });
+    }
+    showDetails();
   };
 
-  const receive = (kind: Decision['kind'], input: DecisionInput) => {
-    const record: DecisionRecord = {
-      kind,
-      by: typeof input?.by === 'string' ? input.by : '',
-      name: typeof input?.name === 'string' ? input.name : undefined,
-      via: typeof input?.via === 'string' ? input.via : 'unknown',
-      comment: typeof input?.comment === 'string' ? input.comment : undefined,
-      round: status.round,
-      at: new Date().toISOString(),
-      outcome: 'accepted',
-    };
-    if (!record.by) record.outcome = 'invalid';
-    else if (spec.approval.policy === 'auto' || !['generating', 'awaiting_approval'].includes(status.stage)) record.outcome = 'not awaiting a decision';
-    else if (spec.approval.approvers.length > 0 && !spec.approval.approvers.includes(record.by)) record.outcome = 'not an allowed approver';
-    // A click on an older round's message must not approve a draft nobody has seen.
-    else if (typeof input?.round === 'number' && input.round !== status.round) record.outcome = 'stale round';
-    else if (decision) record.outcome = 'already decided';
-    status.decisions.push(record);
-    if (record.outcome === 'accepted') decision = { kind, record };
-    else log.warn('decision ignored', { kind, by: record.by, outcome: record.outcome });
+  const decisionContext = () => ({ workflowId: status.workflowId, stage: status.stage, round: status.round, draftCid: status.draftCid, decided: decision, rule, trust });
+  const take = (kind: DecisionKind, raw: unknown): DecisionRecord => {
+    const result = checkDecision(decisionContext(), kind, raw);
+    if (!result.ok) throw ApplicationFailure.nonRetryable(result.reason, 'DecisionRefused');
+    const { by, name, via, comment, round, draftCid, proof } = result.decision;
+    decision = { kind, by, name, via: via ?? 'unknown', comment, round, draftCid, at: new Date().toISOString(), proof };
+    status.decisions.push(decision);
+    return decision;
+  };
+  const refusal = (kind: DecisionKind) => (raw: unknown) => {
+    const result = checkDecision(decisionContext(), kind, raw);
+    if (!result.ok) throw new Error(result.reason);
+  };
+  const fromSignal = (kind: DecisionKind) => (raw: unknown) => {
+    const result = checkDecision(decisionContext(), kind, raw);
+    if (result.ok) take(kind, raw);
+    else log.warn('decision signal refused', { kind, reason: result.reason });
   };
 
   setHandler(statusQuery, () => status);
-  setHandler(approveSignal, (input) => receive('approve', input));
-  setHandler(rejectSignal, (input) => receive('reject', input));
+  setHandler(approveUpdate, (raw) => take('approve', raw), { validator: refusal('approve') });
+  setHandler(rejectUpdate, (raw) => take('reject', raw), { validator: refusal('reject') });
+  setHandler(approveSignal, fromSignal('approve'));
+  setHandler(rejectSignal, fromSignal('reject'));
+  setHandler(
+    cancelUpdate,
+    (raw: CancelInput) => {
+      status.cancelled = { by: raw.by, reason: raw.reason, at: new Date().toISOString() };
+      work.cancel();
+      return status;
+    },
+    { validator: (raw: unknown) => cancelRefusal(status, raw) },
+  );
 
-  let draft: Draft | undefined;
-  let approved: DecisionRecord | undefined;
   try {
+    const minted = await work.run(() => lifecycle());
+    return minted;
+  } catch (error) {
+    if (!isCancellation(error)) {
+      status.error = describeFailure(error);
+      setStage('failed');
+      await noticeLane;
+      throw error;
+    }
+    // Cancelled (the `cancel` Update, or a cancel request to the run): close what is open, then end.
+    status.cancelled ??= { by: 'temporal', reason: 'cancel requested', at: new Date().toISOString() };
+    setStage('cancelled');
+    if (openRequest) notify({ ...openRequest, event: 'cancelled' });
+    await CancellationScope.nonCancellable(() => noticeLane);
+    return result(status, [], null);
+  }
+
+  async function lifecycle(): Promise<AssetResult> {
+    if (rule) trust = await approvalTrust({ collectionId: spec.collectionId });
+    let draft: Draft | undefined;
+    let approved: DecisionRecord | undefined;
     for (; status.round <= maxRounds && !approved; status.round++) {
+      decision = undefined;
+      status.deadlines = null;
       setStage('generating');
       draft = await generateDraft({ spec, round: status.round, feedback: status.feedback });
       status.draftCid = draft.cid;
       upsertSearchAttributes([{ key: AtelierContentCid, value: draft.cid }]);
 
       if (spec.approval.policy === 'auto') {
-        approved = { kind: 'approve', by: 'policy:auto', via: 'policy', round: status.round, at: new Date().toISOString(), outcome: 'accepted' };
+        approved = { kind: 'approve', by: 'policy:auto', via: 'policy', round: status.round, draftCid: draft.cid, at: new Date().toISOString() };
         status.decisions.push(approved);
         break;
       }
-      setStage('awaiting_approval');
-      const notice = { workflowId: status.workflowId, collectionId: spec.collectionId, assetKey: spec.assetKey, name: spec.name, round: status.round, draftCid: draft.cid, inputs: draft.inputs, feedback: status.feedback, approvers: spec.approval.approvers };
-      // The round's chat message (if any) goes along with later notices: no need to search for it.
-      const message = await announceApproval({ ...notice, event: 'requested' });
-      const announced = { ...notice, message };
-      const outcome = await awaitDecision(spec.approval.remindAfter, spec.approval.expireAfter, () => announceApproval({ ...announced, event: 'reminder' }));
-      if (outcome === 'expired') {
+      const taken = await putUp(draft, spec.approval.remindAfter, spec.approval.expireAfter);
+      if (!taken) {
         setStage('expired');
-        await announceApproval({ ...announced, event: 'expired' });
+        await noticeLane;
         return result(status, [], null);
       }
-      const taken = decision!;
-      decision = undefined;
-      const { kind, by, name, via, at, comment } = taken.record;
-      await announceApproval({ ...announced, event: 'decided', decision: { kind, by, name, via, at, comment } });
       if (taken.kind === 'approve') {
-        approved = taken.record;
+        approved = taken;
         break;
       }
-      status.feedback.push(taken.record.comment ?? '');
+      status.feedback.push(taken.comment ?? '');
     }
     if (!approved || !draft) {
       status.round = maxRounds;
       setStage('rejected');
+      await noticeLane;
       return result(status, [], null);
     }
     status.approver = approved.by;
     upsertSearchAttributes([{ key: AtelierApprover, value: approved.by }]);
 
     setStage('formatting');
-    const formatted: FormattedAsset = await formatAsset({
-      spec,
-      draft,
-      approval: { by: approved.by, via: approved.via, at: approved.at, round: status.round },
-      workflowId: status.workflowId,
-    });
+    const formatted: FormattedAsset = await formatAsset({ spec, draft, approval: approved, workflowId: status.workflowId });
     status.metadataCid = formatted.metadata.cid;
     status.imageCid = formatted.renditions.find((r) => r.name === 'original')?.cid ?? null;
     upsertSearchAttributes([{ key: AtelierContentCid, value: formatted.metadata.cid }]);
@@ -151,34 +201,98 @@ export async function assetLifecycle(spec: AssetSpec): Promise<AssetResult> {
     await pinAsset({ contents: [...formatted.renditions, formatted.metadata] });
 
     setStage('minting');
-    const mintRequest = {
-      collectionId: spec.collectionId,
-      assetKey: spec.assetKey,
-      recipient: spec.recipient,
-      metadataCid: formatted.metadata.cid,
-    };
-    // Batch mode hands the request to the signer's minter workflow (workflows/minter.ts).
-    const mint: MintReceipt =
-      spec.mint?.mode === 'batch' && patched('mint-via-minter') ? await mintThroughMinter(mintRequest) : await mintAsset(mintRequest);
+    // Once the mint is under way it finishes: a cancel now would leave a transaction nobody watches.
+    const mint: MintReceipt = await CancellationScope.nonCancellable(() => mintStage(spec, formatted));
     status.tokenId = mint.tokenId;
     status.txHash = mint.txHash;
     upsertSearchAttributes([{ key: AtelierTokenId, value: Number(mint.tokenId) }]);
     setStage('minted');
+    await noticeLane;
     return result(status, formatted.renditions, mint);
-  } catch (error) {
-    status.error = describeFailure(error);
-    setStage('failed');
-    throw error;
   }
 
-  /** Waits for the round's decision: a reminder after `remindAfter`, expiry after `expireAfter`. */
-  async function awaitDecision(remindAfter: string, expireAfter: string, remind: () => Promise<unknown>): Promise<'decided' | 'expired'> {
-    if (await condition(() => decision !== undefined, specDurationMs(remindAfter))) return 'decided';
-    status.reminders++;
-    await remind();
-    const remaining = Math.max(1, specDurationMs(expireAfter) - specDurationMs(remindAfter));
-    return (await condition(() => decision !== undefined, remaining)) ? 'decided' : 'expired';
+  /**
+   * Puts the draft up for a decision: the request notice goes out, and the reminder and the expiry
+   * fall due at fixed times from now, whatever the notices do. Undefined when the round expired.
+   */
+  async function putUp(draft: Draft, remindAfter: string, expireAfter: string): Promise<DecisionRecord | undefined> {
+    const putUpAt = Date.now();
+    const remindAt = putUpAt + specDurationMs(remindAfter);
+    const expireAt = putUpAt + specDurationMs(expireAfter);
+    status.deadlines = { remindAt: new Date(remindAt).toISOString(), expireAt: new Date(expireAt).toISOString() };
+    roundMessage = undefined;
+    setStage('awaiting_approval');
+    const notice = noticeOf(spec, status, draft);
+    openRequest = notice;
+    notify({ ...notice, event: 'requested' });
+    if (!(await condition(() => decision !== undefined, remindAt - Date.now()))) {
+      status.reminders++;
+      notify({ ...notice, event: 'reminder' });
+      showDetails();
+      if (!(await condition(() => decision !== undefined, Math.max(1, expireAt - Date.now())))) {
+        status.deadlines = null;
+        openRequest = undefined;
+        notify({ ...notice, event: 'expired' });
+        return undefined;
+      }
+    }
+    const taken = decision!;
+    status.deadlines = null;
+    openRequest = undefined;
+    const { kind, by, name, via, at, comment } = taken;
+    notify({ ...notice, event: 'decided', decision: { kind, by, name, via, at, comment } });
+    return taken;
   }
+}
+
+/** Batch mode hands the request to the signer's minter workflow (workflows/minter.ts). */
+async function mintStage(spec: AssetSpec, formatted: FormattedAsset): Promise<MintReceipt> {
+  const request = { collectionId: spec.collectionId, assetKey: spec.assetKey, recipient: spec.recipient, metadataCid: formatted.metadata.cid };
+  return spec.mint?.mode === 'batch' && patched('mint-via-minter') ? mintThroughMinter(request) : mintAsset(request);
+}
+
+function noticeOf(spec: AssetSpec, status: AssetStatus, draft: Draft): Omit<NoticeEvent, 'event'> {
+  return {
+    workflowId: status.workflowId,
+    collectionId: spec.collectionId,
+    assetKey: spec.assetKey,
+    name: spec.name,
+    round: status.round,
+    draftCid: draft.cid,
+    inputs: draft.inputs,
+    feedback: status.feedback,
+    approvers: status.approvers ?? [],
+  };
+}
+
+/** What the Web UI shows under "Current details" (Markdown). */
+function currentDetails(spec: AssetSpec, status: AssetStatus): string {
+  const lines = [`**${spec.name}** · ${spec.collectionId}/${spec.assetKey}`, `Stage: **${status.stage}** · round ${status.round}`];
+  if (status.draftCid) lines.push(`Draft: \`${status.draftCid}\``);
+  if (status.stage === 'awaiting_approval') {
+    lines.push(`Who may decide: ${status.approvers?.length ? status.approvers.join(', ') : 'any approver whose decision checks out'}`);
+    if (status.deadlines) lines.push(`Reminder at ${status.deadlines.remindAt}; expires at ${status.deadlines.expireAt}`);
+  }
+  if (status.noticeProblem) lines.push(`⚠ ${status.noticeProblem}`);
+  if (status.tokenId) lines.push(`Token ${status.tokenId} · tx \`${status.txHash}\``);
+  if (status.cancelled) lines.push(`Cancelled by ${status.cancelled.by}: ${status.cancelled.reason}`);
+  if (status.error) lines.push(`Error: ${status.error}`);
+  return lines.join('\n\n');
+}
+
+/** Why a cancel is refused, thrown from the Update's validator (nothing written to history). */
+function cancelRefusal(status: AssetStatus, raw: unknown): void {
+  const input = raw as Partial<CancelInput> | null;
+  if (typeof input !== 'object' || input === null) throw new Error('a cancel must be an object { by, reason }');
+  if (typeof input.by !== 'string' || !input.by.trim() || input.by.length > 200) throw new Error('"by" must name who cancels (at most 200 characters)');
+  if (typeof input.reason !== 'string' || !input.reason.trim() || input.reason.length > 2000) throw new Error('"reason" must say why (1-2000 characters)');
+  if (status.cancelled) throw new Error(`${status.workflowId} is already cancelled`);
+  if (['minting', 'minted'].includes(status.stage)) throw new Error(`${status.workflowId} is ${status.stage}: a mint under way is not cancelled`);
+  if (['rejected', 'expired', 'failed'].includes(status.stage)) throw new Error(`${status.workflowId} has already ended (${status.stage})`);
+}
+
+function validRunIds(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && /^[\w-]{1,64}$/.test(v)).slice(-100) : [];
 }
 
 function result(status: AssetStatus, renditions: AssetResult['renditions'], mint: MintReceipt | null): AssetResult {
@@ -191,7 +305,7 @@ function describeFailure(error: unknown): string {
   return error instanceof ApplicationFailure && error.type ? `${error.type}: ${message}` : message;
 }
 
-/** Specs are validated at the edge; a bad duration here fails the run instead of its workflow task. */
+/** Specs are checked on entry; a bad duration here fails the run instead of its workflow task. */
 function specDurationMs(duration: string): number {
   const ms = durationMs(duration);
   if (ms === undefined) throw ApplicationFailure.nonRetryable(`bad duration "${duration}"`, 'InvalidSpec');

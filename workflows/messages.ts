@@ -1,12 +1,27 @@
-// Signals and queries that clients (CLI, scripts, the Slack app) share with the workflow.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { AssetStatus, DecisionInput } from '../common/asset.ts';
+// Signals, queries and Updates that clients (CLI, scripts, the Slack app) share with the workflows.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AssetStatus } from '../common/asset.ts';
+import type { DecisionInput, DecisionRecord } from '../common/decision.ts';
 import type { MintAnswer, MintRequest, MinterStatus } from '../common/mint.ts';
 import { mintRequestSignalName, mintResultSignalName } from '../common/mint.ts';
 
+/**
+ * Decisions as Updates: the validator holds the rule (common/decision.ts), so a refused decision
+ * fails with the reason and leaves nothing in history; an accepted one answers with its record.
+ */
+export const approveUpdate = defineUpdate<DecisionRecord, [DecisionInput]>('approve');
+/** `comment` (required) is the feedback the next round is generated with. */
+export const rejectUpdate = defineUpdate<DecisionRecord, [DecisionInput]>('reject');
+/** The same decisions as signals, for scripts: the same rule; a refusal is logged, not stored. */
 export const approveSignal = defineSignal<[DecisionInput]>('approve');
-/** `comment` is the feedback the next round is generated with. */
 export const rejectSignal = defineSignal<[DecisionInput]>('reject');
+
+export interface CancelInput {
+  by: string;
+  reason: string;
+}
+/** Ends the run as `cancelled` (refused once its mint is under way); answers with the status. */
+export const cancelUpdate = defineUpdate<AssetStatus, [CancelInput]>('cancel');
 export const statusQuery = defineQuery<AssetStatus>('status');
 
 // The minter (workflows/minter.ts): asset workflows send it requests, it answers each with `mintResult`.

@@ -1,14 +1,14 @@
-// The Slack app: turns a click on Approve or Reject into a signal, for people allowed to decide,
-// from requests that really come from Slack (Bolt verifies each one with the signing secret and
-// refuses timestamps older than 5 minutes). Every handler acknowledges first (Slack wants an answer
-// within 3 s), then checks, signals, and updates the message or answers the person ephemerally.
+// The Slack app: turns a click on Approve or Reject into a decision Update signed by the app, for
+// people allowed to decide, from requests that really come from Slack (Bolt verifies each one with
+// the signing secret and refuses timestamps older than 5 minutes). Every handler acknowledges first
+// (Slack wants an answer within 3 s), then sends the Update and waits only until the run accepts
+// it; the message shows the decision, or the person is told the run's reason ephemerally.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
 import type { BlockAction, ButtonAction, Logger, ViewSubmitAction, types } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
-import type { AssetStatus, DecisionRecord } from '../../common/asset.ts';
+import type { DecisionRecord } from '../../common/asset.ts';
 import type { Config } from '../../common/config.ts';
 import { AssetNotFound, DecisionRefused } from '../atelier.ts';
 import type { AtelierClient } from '../atelier.ts';
@@ -25,8 +25,6 @@ import {
   decodeTarget,
   outcomeSummary,
   rejectModal,
-  slackDate,
-  who,
 } from '../../common/slack/blocks.ts';
 import type { ButtonTarget, Outcome } from '../../common/slack/blocks.ts';
 import type { CollectionSlackSettings, SlackCollections } from '../../common/slack/settings.ts';
@@ -124,9 +122,10 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
     const click = await clickOf(client, body, action);
     if (!click) return;
     const { person, target, where } = click;
-    // Checked before the modal opens, so nobody types a reason that cannot be used; checked again on submit.
-    const checked = await check(person, target);
-    if (typeof checked === 'string') return tell(client, where.channel, person, checked);
+    // The allow-list before the modal opens, so nobody types a reason that cannot be used; the run
+    // itself judges the submitted rejection.
+    const allowed = await isAllowed(collections.forCollection(collectionOf(target.workflowId)), person.id);
+    if (allowed !== true) return tell(client, where.channel, person, allowed);
     const name = (body.message?.blocks as types.KnownBlock[] | undefined)?.find((b) => b.type === 'header') as types.HeaderBlock | undefined;
     await client.views.open({ trigger_id: body.trigger_id, view: rejectModal({ ...target, ...where }, name?.text.text.replace(/^🎨 /, '')) });
   });
@@ -146,7 +145,10 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
 
   return app;
 
-  /** Allow-list, then the run's state, then the signal; the message shows the decision the run took. */
+  /**
+   * Allow-list, then the decision as an Update signed by the app: the run's validator (the one copy
+   * of the rule) accepts it or answers why not, at once; a refusal leaves nothing in its history.
+   */
   async function decide(
     client: WebClient,
     kind: 'approve' | 'reject',
@@ -155,55 +157,21 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
     where: SlackMessageRef,
     extra: { comment?: string; blocks?: types.KnownBlock[] },
   ): Promise<void> {
-    const checked = await check(person, target);
-    if (typeof checked === 'string') return tell(client, where.channel, person, checked);
-    // The round travels with the decision: the workflow ignores it if the draft was replaced meanwhile.
-    const input = { by: person.id, name: person.name, via: 'slack', comment: extra.comment, round: target.round };
-    const options = { status: checked };
+    const allowed = await isAllowed(collections.forCollection(collectionOf(target.workflowId)), person.id);
+    if (allowed !== true) return tell(client, where.channel, person, allowed);
+    const input = { by: person.id, name: person.name, via: 'slack', comment: extra.comment, round: target.round, draftCid: target.draftCid };
+    // The app vouches for the click it authenticated: the run checks this signature and the user.
+    const options = { sign: { secretKey: secrets.decisionKey, signer: 'slack-app' as const }, acceptedOnly: true };
+    let taken: DecisionRecord;
     try {
-      await (kind === 'approve' ? atelier.approve(target.workflowId, input, options) : atelier.reject(target.workflowId, input, options));
+      taken = await (kind === 'approve' ? atelier.approve(target.workflowId, input, options) : atelier.reject(target.workflowId, input, options));
     } catch (error) {
-      if (error instanceof DecisionRefused || error instanceof AssetNotFound) return tell(client, where.channel, person, `${error.message}. Nothing was sent.`);
-      log.error(`slack app: signalling ${kind} to ${target.workflowId} failed: ${(error as Error).message}`);
+      if (error instanceof DecisionRefused || error instanceof AssetNotFound) return tell(client, where.channel, person, `${error.message}. Nothing was taken.`);
+      log.error(`slack app: sending ${kind} to ${target.workflowId} failed: ${(error as Error).message}`);
       return tell(client, where.channel, person, `I could not reach the pipeline to ${kind} this draft; please try again in a minute.`);
     }
-    // Shown at once. The workflow is the judge, though (another decision may have landed between the
-    // check and the signal): what it recorded is read a moment later, not now, because a query now
-    // would land on the worker while it resumes the run and slow that down. The worker's `decided`
-    // notice also rewrites the message with the time the workflow took the decision.
-    const shown = await closeMessage(client, where, { kind, by: person.id, name: person.name, via: 'slack', at: new Date().toISOString(), comment: extra.comment }, extra.blocks);
-    void confirmLater(client, kind, person, target, where, shown).catch((error) => log.warn(`slack app: confirming a decision failed: ${(error as Error).message}`));
-  }
-
-  /** Reads what the workflow recorded for this click; if another decision won, says so and shows that one. */
-  async function confirmLater(client: WebClient, kind: 'approve' | 'reject', person: Person, target: ButtonTarget, where: SlackMessageRef, shown: types.KnownBlock[] | undefined) {
-    for (const wait of [500, 1_000, 2_000, 4_000, 8_000]) {
-      await sleep(wait, undefined, { ref: false });
-      const status = await atelier.status(target.workflowId).catch(() => undefined);
-      const mine = status?.decisions.findLast((d) => d.by === person.id && d.kind === kind && d.round === target.round);
-      if (!status || !mine) continue; // not handled yet (a busy or stopped worker): look again later
-      if (mine.outcome === 'accepted') return;
-      const first = status.decisions.find((d) => d.outcome === 'accepted' && d.round === target.round);
-      if (first && shown) await closeMessage(client, where, first, shown);
-      await tell(client, where.channel, person, first ? `Your decision came too late. ${alreadyDecided(first)}` : `The run did not take your decision (${mine.outcome}).`);
-      return;
-    }
-  }
-
-  /** A refusal to tell the person, or the run's status when the decision may go ahead. */
-  async function check(person: Person, target: ButtonTarget): Promise<string | AssetStatus> {
-    const settings = collections.forCollection(collectionOf(target.workflowId));
-    const allowed = await isAllowed(settings, person.id);
-    if (allowed !== true) return allowed;
-    let status: AssetStatus;
-    try {
-      status = await atelier.status(target.workflowId);
-    } catch (error) {
-      if (error instanceof AssetNotFound) return `I cannot find the run for this draft (\`${target.workflowId}\`): it was never started here or has been deleted. Nothing was sent.`;
-      log.error(`slack app: status of ${target.workflowId} failed: ${(error as Error).message}`);
-      return 'I could not reach the pipeline to check this draft; please try again in a minute. Nothing was sent.';
-    }
-    return refusalFor(status, target, person) ?? status;
+    // The run has accepted it: show it now. The worker's `decided` notice rewrites the message too.
+    await closeMessage(client, where, taken, extra.blocks);
   }
 
   async function isAllowed(settings: CollectionSlackSettings, userId: string): Promise<true | string> {
@@ -271,26 +239,6 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
       log.warn(`slack app: could not answer ${person.id}: ${describeSlackError(error).message}`);
     }
   }
-}
-
-/** Why this person may not decide on this round now, or undefined when they may. */
-export function refusalFor(status: AssetStatus, target: ButtonTarget, person: Person): string | undefined {
-  const taken = status.decisions.find((d) => d.outcome === 'accepted' && d.round === target.round);
-  if (status.stage === 'failed') return `The run for this draft failed${status.error ? ` (${status.error})` : ''}; it takes no decisions. Nothing was sent.`;
-  if (status.round > target.round) return `That draft (round ${target.round}) was replaced by round ${status.round}: decide on the newest message. Nothing was sent.`;
-  if (taken) return `${alreadyDecided(taken)} Nothing was sent.`;
-  if (status.stage === 'expired') return 'This request expired without a decision, so nothing was sent. Start the asset again for a new draft.';
-  if (status.stage !== 'awaiting_approval' || status.round !== target.round) return `This draft is not waiting for a decision (it is ${status.stage.replace('_', ' ')}). Nothing was sent.`;
-  if (status.approvers === null) return 'This asset is approved automatically; nothing was sent.';
-  if (status.approvers.length > 0 && !status.approvers.includes(person.id)) {
-    return `The spec of this asset names its own approvers and you are not one of them (${approversMention(status.approvers)}). Nothing was sent.`;
-  }
-  return undefined;
-}
-
-function alreadyDecided(record: DecisionRecord): string {
-  const verb = record.kind === 'approve' ? 'approved' : 'rejected';
-  return `Already decided: ${verb} by ${who(record.by, record.name, record.via)} · ${slackDate(record.at)}.`;
 }
 
 const lockKey = (target: ButtonTarget) => `${target.workflowId}#${target.round}`;

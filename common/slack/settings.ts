@@ -118,6 +118,8 @@ export interface SlackAppSecrets {
   signingSecret?: string;
   /** Socket Mode: the app-level token (connections:write). */
   appToken?: string;
+  /** The ed25519 secret key (hex) the app signs decisions with; workers hold its public key. */
+  decisionKey: string;
 }
 
 /**
@@ -136,8 +138,12 @@ export function slackAppSecrets(config: Config): SlackAppSecrets {
     if (!secret) problems.push('ATELIER_SLACK_SIGNING_SECRET: missing; every request is verified with it (Basic Information > App Credentials)');
     else if (secret.length < 16) problems.push('ATELIER_SLACK_SIGNING_SECRET: too short to be a signing secret (value not shown)');
   }
+  if (!config.ATELIER_SLACK_DECISION_KEY) {
+    problems.push('ATELIER_SLACK_DECISION_KEY: missing; the app signs every decision with it (atelier keys new slack-app makes a pair; workers get its public key as ATELIER_SLACK_APP_PUBLIC_KEY)');
+  }
   if (problems.length > 0) throw new SlackSettingsError('the environment', problems);
   return {
+    decisionKey: config.ATELIER_SLACK_DECISION_KEY!,
     botToken: botToken!,
     signingSecret: config.ATELIER_SLACK_SOCKET_MODE ? undefined : config.ATELIER_SLACK_SIGNING_SECRET,
     appToken: config.ATELIER_SLACK_SOCKET_MODE ? config.ATELIER_SLACK_APP_TOKEN : undefined,

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { JsonRpcProvider, Wallet } from 'ethers';
 import type { AssetSpec, AssetStatus, Stage } from '../../common/asset.ts';
@@ -16,7 +16,7 @@ import { contractLocation } from '../../common/deployment.ts';
 import { parseAssetSpec } from '../../common/spec.ts';
 import { AtelierClient } from '../../client/atelier.ts';
 import { connectCreativeAsset } from '../../contracts/index.ts';
-import { createAtelierWorker, workflowsPath } from '../../workers/worker.ts';
+import { bundleAtelierWorkflows, createAtelierWorker } from '../../workers/worker.ts';
 import { ensureGoTool } from '../../scripts/lib/tools.ts';
 
 export const config: Config = loadConfig();
@@ -25,7 +25,7 @@ export const config: Config = loadConfig();
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 let bundle: Promise<WorkflowBundle> | undefined;
-export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger() }));
+export const workflowBundle = () => (bundle ??= bundleAtelierWorkflows(quietLogger()));
 
 /** A worker running in this process until `stop()`. */
 export async function startWorker(overrides: Partial<Record<keyof Config, string>> = {}) {
@@ -53,7 +53,7 @@ export function testSpec(overrides: Partial<AssetSpec> & Record<string, unknown>
     description: 'made by the test suite',
     recipient,
     generator: { kind: 'layers', layerSet: 'critters', traits: {}, seed: 7 },
-    approval: { policy: 'manual', approvers: [], remindAfter: '1h', expireAfter: '2h', maxRounds: 3 },
+    approval: { policy: 'manual', approvers: [], unsigned: true, remindAfter: '1h', expireAfter: '2h', maxRounds: 3 },
     ...overrides,
   });
 }

@@ -1,0 +1,26 @@
+// One named set of activity options per kind of stage, shared by the workflows.
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** Bad input fails at once (non-retryable); anything else is an outage that only delays the run. */
+const untilBack = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
+
+/** CPU-bound image work (generate, format): Kubo or the generator being down only delays it. */
+export const imageWork: ActivityOptions = { startToCloseTimeout: '3 minutes', retry: untilBack };
+
+/** Pinning: retried until Kubo answers again. */
+export const pinning: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: untilBack };
+
+/** The chain: a short heartbeat, so that after a worker crash the next attempt starts soon. */
+export const chainWork: ActivityOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '10s', retry: untilBack };
+
+/**
+ * Notices to people (Slack): bounded, because they never hold the run; one that keeps failing is
+ * shown in `status` and the Web UI instead (about 2 minutes of tries).
+ */
+export const notices: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+};
+
+/** Reading the worker's configuration: quick, retried until a worker answers. */
+export const configLookup: ActivityOptions = { startToCloseTimeout: '10s', retry: untilBack };
