@@ -8,6 +8,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { ensureTimeSkippingServer } from '../../scripts/lib/testServer.ts';
+import { payloadConverterPath } from '../../workers/worker.ts';
 import { workflowBundle } from './harness.ts';
 
 /** A fresh time-skipping server (about half a second to start) and its clients. */
@@ -25,7 +26,8 @@ function quietLogger() {
 
 /**
  * A worker in this process on the environment's server, until `stop()`. It runs the project's
- * workflows (the shared bundle) unless `workflowsPath` names another workflow file (a test's own).
+ * workflows (the shared bundle) unless `workflowsPath` names another workflow file (a test's own),
+ * with the real worker's payload converter on both sides (activities and the workflow bundle).
  */
 export async function startTimeSkippingWorker(
   env: TestWorkflowEnvironment,
@@ -35,7 +37,7 @@ export async function startTimeSkippingWorker(
   let bundle: Promise<WorkflowBundle> = workflowBundle();
   if (options.workflowsPath) {
     const workflowsPath = options.workflowsPath;
-    if (!extraBundles.has(workflowsPath)) extraBundles.set(workflowsPath, bundleWorkflowCode({ workflowsPath, logger: quietLogger() }));
+    if (!extraBundles.has(workflowsPath)) extraBundles.set(workflowsPath, bundleWorkflowCode({ workflowsPath, payloadConverterPath, logger: quietLogger() }));
     bundle = extraBundles.get(workflowsPath)!;
   }
   const worker = await Worker.create({
@@ -43,6 +45,8 @@ export async function startTimeSkippingWorker(
     namespace: env.namespace ?? 'default',
     taskQueue,
     workflowBundle: await bundle,
+    // As the real worker: undecodable payloads reach handlers as a marker (common/payloadConverter.js).
+    dataConverter: { payloadConverterPath },
     activities: options.activities ?? {},
   });
   const running = worker.run();
