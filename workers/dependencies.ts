@@ -29,7 +29,8 @@ export function createWorkerActivities(config: Config): { activities: Activities
     ? {
         client: workerSlackClient(slackToken, slackApiUrl(config)),
         collections: SlackCollections.load(config.ATELIER_SLACK_COLLECTIONS),
-        previewBaseUrl: config.ATELIER_SLACK_PREVIEW_URL ?? config.ATELIER_KUBO_GATEWAY_URL,
+        // A public gateway shows previews by URL; without one, drafts are uploaded to Slack.
+        previewBaseUrl: config.ATELIER_SLACK_PREVIEW_URL,
       }
     : undefined;
   const activities = createActivities({
