@@ -148,9 +148,11 @@ export class AtelierClient {
     let { round, draftCid } = request;
     if (round === undefined || draftCid === undefined) {
       const status = await this.status(workflowId);
-      if (status.stage !== 'awaiting_approval' || !status.draftCid) throw new DecisionRefused(notAwaiting(workflowId, status));
+      // A named round keeps its meaning: its draft is looked up, never the newer round's.
+      if (round !== undefined && round !== status.round) draftCid ??= status.decisions.find((d) => d.round === round)?.draftCid ?? 'unknown';
+      else if (status.stage !== 'awaiting_approval' || !status.draftCid) throw new DecisionRefused(notAwaiting(workflowId, status));
       round ??= status.round;
-      draftCid ??= status.draftCid;
+      draftCid ??= status.draftCid!;
     }
     const unsigned: DecisionInput = { ...request, round, draftCid };
     const input = options.sign ? { ...unsigned, proof: signDecision(options.sign.secretKey, options.sign.signer, workflowId, kind, unsigned) } : unsigned;

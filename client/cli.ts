@@ -20,16 +20,17 @@ const usage = `usage: atelier <command> [options]
         [--description <text>] [--auto] [--approver <name>]... [--remind <dur>] [--expire <dur>]
         [--max-rounds <n>] [--avif]
         [--approver <name>=<public key>]... [--unsigned]
-  approve <asset> [--by <name>] [--key <key file>] [--comment <text>]
-  reject <asset> --reason <text> [--by <name>] [--key <key file>]
+  approve <asset> [--by <name>] [--key <key file>] [--round <n> --draft <cid>] [--comment <text>]
+  reject <asset> --reason <text> [--by <name>] [--key <key file>] [--round <n> --draft <cid>]
   cancel <asset> --reason <text> [--by <name>]
   status <asset> [--json]
   list [--collection <id>] [--stage <stage>] [--json]
   keys new <name> [--out <file>]           make an approver key pair; prints the public key for specs
 
 <asset> is <collection>:<key> or asset:<collection>:<key>. Durations: 90s, 15m, 4h, 2d.
-A decision is for the draft the run shows now (round and CID are read, sent and signed with it);
-with --key it is signed by the approver's key, which the spec names under approval.keys.`;
+A decision is for the round and draft you name (--round, --draft: what you looked at), or else for
+the ones the run shows now, which are read, printed, sent and signed with it; with --key it is signed
+by the approver's key, which the spec names under approval.keys.`;
 
 class UsageError extends Error {}
 
@@ -62,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
       'max-rounds': { type: 'string' },
       avif: { type: 'boolean' },
       by: { type: 'string' },
+      round: { type: 'string' },
+      draft: { type: 'string' },
       out: { type: 'string' },
       unsigned: { type: 'boolean' },
       comment: { type: 'string' },
@@ -112,19 +115,21 @@ async function main(argv: string[]): Promise<number> {
   const decider = signer?.name ?? by;
   if (signer && values.by && values.by !== signer.name) throw new UsageError(`--by ${values.by} does not match the key file's approver (${signer.name})`);
   const sign = signer ? { secretKey: signer.secretKey, signer: 'approver' as const } : undefined;
+  if (values.round !== undefined && !/^[1-9][0-9]{0,3}$/.test(values.round)) throw new UsageError(`--round expects a round number, got "${values.round}"`);
+  const seen = { round: values.round === undefined ? undefined : Number(values.round), draftCid: values.draft };
   const client = await AtelierClient.connect(config);
   try {
     switch (command) {
       case 'approve': {
         const ref = asset();
-        const taken = await client.approve(ref, { by: decider, via: 'cli', comment: values.comment }, { sign });
+        const taken = await client.approve(ref, { by: decider, via: 'cli', comment: values.comment, ...seen }, { sign });
         console.log(`approved ${ref} round ${taken.round} (draft ${taken.draftCid}) as ${decider}${taken.proof ? ', signed' : ''}`);
         return exit.ok;
       }
       case 'reject': {
         const ref = asset();
         if (!values.reason) throw new UsageError('reject needs --reason <text>: it is the feedback for the next round');
-        const taken = await client.reject(ref, { by: decider, via: 'cli', comment: values.reason }, { sign });
+        const taken = await client.reject(ref, { by: decider, via: 'cli', comment: values.reason, ...seen }, { sign });
         console.log(`rejected ${ref} round ${taken.round} as ${decider}${taken.proof ? ', signed' : ''}: ${values.reason}`);
         return exit.ok;
       }

@@ -146,18 +146,16 @@ export function checkDecision(context: DecisionContext, kind: DecisionKind, raw:
   const decision = shape;
   const { workflowId, rule } = context;
   if (!rule) return { ok: false, reason: `${workflowId} is approved automatically; it takes no decisions` };
+  // An older round first: whatever the run does now, that draft is no longer the one to decide on.
+  if (decision.round < context.round) {
+    return { ok: false, reason: `round ${decision.round} of ${workflowId} was replaced by round ${context.round}: decide on the newest draft` };
+  }
   if (context.stage !== 'awaiting_approval') {
     const why = context.decided ? `round ${context.round} is already decided (${context.decided.kind} by ${context.decided.by} at ${context.decided.at})` : `it is ${context.stage.replace('_', ' ')}`;
     return { ok: false, reason: `${workflowId} is not awaiting a decision: ${why}` };
   }
   if (decision.round !== context.round) {
-    return {
-      ok: false,
-      reason:
-        decision.round < context.round
-          ? `round ${decision.round} of ${workflowId} was replaced by round ${context.round}: decide on the newest draft`
-          : `round ${decision.round} of ${workflowId} is not up yet (the current round is ${context.round})`,
-    };
+    return { ok: false, reason: `round ${decision.round} of ${workflowId} is not up yet (the current round is ${context.round})` };
   }
   if (decision.draftCid !== context.draftCid) {
     return { ok: false, reason: `draft ${decision.draftCid} is not the draft of round ${context.round} (${context.draftCid}): decide on what you saw` };
