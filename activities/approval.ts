@@ -34,8 +34,10 @@ import type { SlackMessageRef } from '../common/slack/webapi.ts';
 export type { SlackMessageRef } from '../common/slack/webapi.ts';
 
 export interface ApprovalNotice extends ApprovalRequest {
-  event: 'requested' | 'reminder' | 'expired' | 'decided';
+  event: 'requested' | 'reminder' | 'expired' | 'decided' | 'cancelled';
   decision?: { kind: 'approve' | 'reject'; by: string; via: string; at: string; comment?: string; name?: string };
+  /** With `cancelled`: who cancelled the run, why and when. */
+  cancelled?: { by: string; reason: string; at: string };
   /** The round's Slack message as `requested` returned it, when the workflow keeps it: no lookup needed. */
   message?: SlackMessageRef | null;
 }
@@ -126,6 +128,7 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
           return await remind(slack, settings, notice);
         case 'expired':
         case 'decided':
+        case 'cancelled':
           return await close(slack, settings, notice);
       }
     } catch (error) {
@@ -306,9 +309,11 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
 
   async function close(deps: SlackApprovalDependencies, settings: CollectionSlackSettings, notice: ApprovalNotice): Promise<SlackMessageRef | null> {
     const outcome: Outcome =
-      notice.event === 'expired' || !notice.decision
-        ? { kind: 'expired', at: new Date(Context.current().info.scheduledTimestampMs).toISOString() }
-        : { ...notice.decision };
+      notice.event === 'cancelled'
+        ? { kind: 'cancelled', by: notice.cancelled?.by, via: 'atelier', comment: notice.cancelled?.reason, at: notice.cancelled?.at ?? new Date().toISOString() }
+        : notice.event === 'expired' || !notice.decision
+          ? { kind: 'expired', at: new Date(Context.current().info.scheduledTimestampMs).toISOString() }
+          : { ...notice.decision };
     let ref = await findRequest(deps, settings, notice);
     // The uploaded draft stays in the closed message: from the notice, this worker's memory, or the thread.
     if (ref && uploads(deps) && !ref.previewFile) ref = { ...ref, previewFile: await findFileInThread(deps.client, ref, fileStem(notice)) };

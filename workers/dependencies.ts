@@ -18,17 +18,21 @@ export function createWorkerActivities(config: Config): { activities: Activities
   const { address, deploymentBlock } = contractLocation(config);
   const openai = config.ATELIER_OPENAI_API_KEY
     ? {
-        client: new OpenAI({ apiKey: config.ATELIER_OPENAI_API_KEY, baseURL: config.ATELIER_OPENAI_BASE_URL, maxRetries: 3, timeout: 120_000 }),
+        // No retries inside the client: Temporal retries the activity (backoff, attempts in history).
+        // One request gets 2 of generate's 3 minutes; generate shortens it to fit a shorter attempt.
+        client: new OpenAI({ apiKey: config.ATELIER_OPENAI_API_KEY, baseURL: config.ATELIER_OPENAI_BASE_URL, maxRetries: 0, timeout: 120_000 }),
         model: config.ATELIER_OPENAI_MODEL,
         size: config.ATELIER_OPENAI_SIZE,
       }
     : undefined;
   // Slack approvals when a bot token is set: the collections file is read (and checked) at start.
   const slackToken = slackBotToken(config);
+  const appKey = config.ATELIER_SLACK_APP_PUBLIC_KEY;
+  const collections = slackToken || appKey ? SlackCollections.load(config.ATELIER_SLACK_COLLECTIONS) : undefined;
   const slack = slackToken
     ? {
         client: workerSlackClient(slackToken, slackApiUrl(config)),
-        collections: SlackCollections.load(config.ATELIER_SLACK_COLLECTIONS),
+        collections: collections!,
         // A public gateway shows previews by URL; without one, drafts are uploaded to Slack.
         previewBaseUrl: config.ATELIER_SLACK_PREVIEW_URL,
       }
@@ -38,6 +42,8 @@ export function createWorkerActivities(config: Config): { activities: Activities
     openai,
     gatewayUrl: config.ATELIER_KUBO_GATEWAY_URL,
     slack,
+    // Decisions signed by the Slack app are taken only for the users the collections file allows.
+    slackTrust: appKey ? { appKey, collections: collections! } : undefined,
     avif: config.ATELIER_AVIF,
     provider,
     signer,

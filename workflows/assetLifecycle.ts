@@ -148,20 +148,22 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     // Cancelled (the `cancel` Update, or a cancel request to the run): close what is open, then end.
     status.cancelled ??= { by: 'temporal', reason: 'cancel requested', at: new Date().toISOString() };
     setStage('cancelled');
-    if (openRequest) notify({ ...openRequest, event: 'cancelled' });
+    if (openRequest) notify({ ...openRequest, event: 'cancelled', cancelled: status.cancelled });
     await CancellationScope.nonCancellable(() => noticeLane);
     return result(status, [], null);
   }
 
   async function lifecycle(): Promise<AssetResult> {
-    if (rule) trust = await approvalTrust({ collectionId: spec.collectionId });
+    if (rule) trust = await approvalTrust.executeWithOptions({ ...configLookup, summary: 'Who may decide (worker configuration)' }, [{ collectionId: spec.collectionId }]);
     let draft: Draft | undefined;
     let approved: DecisionRecord | undefined;
     for (; status.round <= maxRounds && !approved; status.round++) {
       decision = undefined;
       status.deadlines = null;
       setStage('generating');
-      draft = await generateDraft({ spec, round: status.round, feedback: status.feedback });
+      draft = await generateDraft.executeWithOptions({ ...imageWork, summary: `Generate the round ${status.round} draft (${spec.generator.kind})` }, [
+        { spec, round: status.round, feedback: status.feedback },
+      ]);
       status.draftCid = draft.cid;
       upsertSearchAttributes([{ key: AtelierContentCid, value: draft.cid }]);
 
@@ -192,13 +194,17 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     upsertSearchAttributes([{ key: AtelierApprover, value: approved.by }]);
 
     setStage('formatting');
-    const formatted: FormattedAsset = await formatAsset({ spec, draft, approval: approved, workflowId: status.workflowId });
+    const formatted: FormattedAsset = await formatAsset.executeWithOptions({ ...imageWork, summary: `Renditions and metadata of the round ${status.round} draft` }, [
+      { spec, draft, approval: approved, workflowId: status.workflowId },
+    ]);
     status.metadataCid = formatted.metadata.cid;
     status.imageCid = formatted.renditions.find((r) => r.name === 'original')?.cid ?? null;
     upsertSearchAttributes([{ key: AtelierContentCid, value: formatted.metadata.cid }]);
 
     setStage('pinning');
-    await pinAsset({ contents: [...formatted.renditions, formatted.metadata] });
+    await pinAsset.executeWithOptions({ ...pinning, summary: `Pin ${formatted.renditions.length} renditions and the metadata` }, [
+      { contents: [...formatted.renditions, formatted.metadata] },
+    ]);
 
     setStage('minting');
     // Once the mint is under way it finishes: a cancel now would leave a transaction nobody watches.
@@ -248,7 +254,9 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
 /** Batch mode hands the request to the signer's minter workflow (workflows/minter.ts). */
 async function mintStage(spec: AssetSpec, formatted: FormattedAsset): Promise<MintReceipt> {
   const request = { collectionId: spec.collectionId, assetKey: spec.assetKey, recipient: spec.recipient, metadataCid: formatted.metadata.cid };
-  return spec.mint?.mode === 'batch' && patched('mint-via-minter') ? mintThroughMinter(request) : mintAsset(request);
+  return spec.mint?.mode === 'batch' && patched('mint-via-minter')
+    ? mintThroughMinter(request)
+    : mintAsset.executeWithOptions({ ...chainWork, summary: `Mint ${spec.collectionId}/${spec.assetKey} to ${spec.recipient}` }, [request]);
 }
 
 function noticeOf(spec: AssetSpec, status: AssetStatus, draft: Draft): Omit<NoticeEvent, 'event'> {

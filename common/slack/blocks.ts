@@ -38,7 +38,7 @@ export interface ApprovalRequest {
 }
 
 export interface Outcome {
-  kind: 'approve' | 'reject' | 'expired';
+  kind: 'approve' | 'reject' | 'expired' | 'cancelled';
   by?: string;
   name?: string;
   via?: string;
@@ -47,19 +47,22 @@ export interface Outcome {
   comment?: string;
 }
 
-/** What a button carries: the run and the round it was posted for. */
+/** What a button carries: the run, the round it was posted for, and that round's draft. */
 export interface ButtonTarget {
   workflowId: string;
   round: number;
+  /** Absent on buttons posted before decisions named their draft. */
+  draftCid?: string;
 }
 
-export const encodeTarget = (target: ButtonTarget) => JSON.stringify({ w: target.workflowId, r: target.round });
+export const encodeTarget = (target: ButtonTarget & { draftCid?: string }) => JSON.stringify({ w: target.workflowId, r: target.round, d: target.draftCid });
 
 export function decodeTarget(value: string | undefined): ButtonTarget | undefined {
   try {
-    const parsed = JSON.parse(value ?? '') as { w?: unknown; r?: unknown };
+    const parsed = JSON.parse(value ?? '') as { w?: unknown; r?: unknown; d?: unknown };
     if (typeof parsed.w === 'string' && /^asset:[^:]+:[^:]+$/.test(parsed.w) && Number.isInteger(parsed.r) && (parsed.r as number) >= 1) {
-      return { workflowId: parsed.w, round: parsed.r as number };
+      const draftCid = typeof parsed.d === 'string' && /^[a-z0-9]{10,100}$/.test(parsed.d) ? parsed.d : undefined;
+      return { workflowId: parsed.w, round: parsed.r as number, draftCid };
     }
   } catch {
     // not ours
@@ -187,12 +190,17 @@ export function outcomeText(outcome: Outcome): string {
     }
     case 'expired':
       return `⌛ *Expired* without a decision · ${when}`;
+    case 'cancelled': {
+      const reason = outcome.comment ? `\n>${truncate(escapeText(outcome.comment), 2500).replace(/\n/g, '\n>')}` : '';
+      return `🚫 *Cancelled* by ${who(outcome.by, outcome.name, outcome.via)} · ${when}${reason}`;
+    }
   }
 }
 
 export function outcomeSummary(outcome: Outcome, name: string): string {
   const by = outcome.name ?? outcome.by ?? 'someone';
-  return outcome.kind === 'expired' ? `Expired: ${name}` : `${outcome.kind === 'approve' ? 'Approved' : 'Rejected'} by ${by}: ${name}`;
+  if (outcome.kind === 'expired') return `Expired: ${name}`;
+  return `${{ approve: 'Approved', reject: 'Rejected', cancelled: 'Cancelled' }[outcome.kind]} by ${by}: ${name}`;
 }
 
 /** A user ID or a user group ID as a mention. */
@@ -237,7 +245,7 @@ export function rejectModal(target: ButtonTarget & { channel: string; ts: string
   return {
     type: 'modal',
     callback_id: REJECT_VIEW,
-    private_metadata: JSON.stringify({ w: target.workflowId, r: target.round, c: target.channel, t: target.ts }),
+    private_metadata: JSON.stringify({ w: target.workflowId, r: target.round, d: target.draftCid, c: target.channel, t: target.ts }),
     title: { type: 'plain_text', text: 'Reject draft' },
     submit: { type: 'plain_text', text: 'Reject' },
     close: { type: 'plain_text', text: 'Cancel' },
@@ -261,8 +269,8 @@ export function rejectModal(target: ButtonTarget & { channel: string; ts: string
 
 export function decodeModalTarget(privateMetadata: string | undefined): (ButtonTarget & { channel: string; ts: string }) | undefined {
   try {
-    const parsed = JSON.parse(privateMetadata ?? '') as { w?: unknown; r?: unknown; c?: unknown; t?: unknown };
-    const target = decodeTarget(JSON.stringify({ w: parsed.w, r: parsed.r }));
+    const parsed = JSON.parse(privateMetadata ?? '') as { w?: unknown; r?: unknown; d?: unknown; c?: unknown; t?: unknown };
+    const target = decodeTarget(JSON.stringify({ w: parsed.w, r: parsed.r, d: parsed.d }));
     if (target && typeof parsed.c === 'string' && typeof parsed.t === 'string') return { ...target, channel: parsed.c, ts: parsed.t };
   } catch {
     // not ours
