@@ -23,7 +23,10 @@ export type LayerSet = z.infer<typeof layerSetSchema> & { dir: string };
 export const samplesDir = path.join(projectRoot, 'samples', 'collections');
 
 export function layerSetDir(layerSet: string): string {
-  return path.isAbsolute(layerSet) ? layerSet : path.join(samplesDir, layerSet);
+  // Specs name a folder (checked by the spec schema); this keeps any other caller inside it too.
+  const dir = path.resolve(samplesDir, layerSet);
+  if (path.dirname(dir) !== samplesDir) throw new Error(`layer set "${layerSet}" is not a folder of ${samplesDir}`);
+  return dir;
 }
 
 export function loadLayerSet(layerSet: string): LayerSet {
@@ -32,6 +35,9 @@ export function loadLayerSet(layerSet: string): LayerSet {
   if (!fs.existsSync(file)) throw new Error(`layer set "${layerSet}" not found: no ${file}`);
   const parsed = layerSetSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
   if (!parsed.success) throw new Error(`layer set "${layerSet}" is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  // Option files stay inside the set's folder: a layer set never makes the worker read elsewhere.
+  const outside = parsed.data.layers.flatMap((l) => l.options).filter((o) => path.isAbsolute(o.file) || !path.resolve(dir, o.file).startsWith(dir + path.sep));
+  if (outside.length > 0) throw new Error(`layer set "${layerSet}" names files outside its folder: ${outside.map((o) => o.file).join(', ')}`);
   return { ...parsed.data, dir };
 }
 

@@ -55,7 +55,8 @@ const specs = Array.from({ length: count }, (_, i) =>
     description: 'A critter from the Atelier demo collection.',
     recipient: demoRecipient,
     generator: { kind: 'layers', layerSet: 'critters', seed: 1000 + i },
-    approval: values.manual ? { policy: 'manual', remindAfter: '1h', expireAfter: '1d' } : { policy: 'auto' },
+    // The quick start takes unsigned decisions; the tokens' metadata says so (approvalSigned: false).
+    approval: values.manual ? { policy: 'manual', unsigned: true, remindAfter: '1h', expireAfter: '1d' } : { policy: 'auto' },
   }),
 );
 const workflowIds = [];
@@ -75,7 +76,9 @@ for (;;) {
       if (status.stage === 'awaiting_approval' && !prompted.has(`${id}#${status.round}`)) {
         prompted.add(`${id}#${status.round}`);
         console.log(`           preview ${config.ATELIER_KUBO_GATEWAY_URL}/ipfs/${status.draftCid}`);
-        console.log(`           approve: ./bin/atelier approve ${id}   reject: ./bin/atelier reject ${id} --reason "..."`);
+        const seen = `--round ${status.round} --draft ${status.draftCid}`;
+        console.log(`           approve: ./bin/atelier approve ${id} ${seen}`);
+        console.log(`           reject:  ./bin/atelier reject ${id} ${seen} --reason "..."`);
       }
       latest.set(id, status);
     }),
