@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SlackCollections, SlackSettingsError, slackAppSecrets, slackBotToken } from '../common/slack/settings.ts';
-import { loadConfig } from '../common/config.ts';
+import { ConfigError, loadConfig } from '../common/config.ts';
+import { newDecisionKey } from '../common/decision.ts';
 
 const problemsOf = (run: () => unknown): string[] => {
   try {
@@ -67,7 +68,19 @@ describe('Slack collections file', () => {
 });
 
 describe('Slack secrets', () => {
-  const env = (extra: Record<string, string>) => loadConfig({ ...process.env, ATELIER_SLACK_BOT_TOKEN: '', ATELIER_SLACK_SIGNING_SECRET: '', ATELIER_SLACK_APP_TOKEN: '', ...extra });
+  const env = (extra: Record<string, string>) =>
+    loadConfig({
+      ...process.env,
+      ATELIER_SLACK_BOT_TOKEN: '',
+      ATELIER_SLACK_SIGNING_SECRET: '',
+      ATELIER_SLACK_APP_TOKEN: '',
+      ATELIER_SLACK_DECISION_KEY: '',
+      ATELIER_SLACK_APP_PUBLIC_KEY: '',
+      ...extra,
+    });
+  const decisionKey = newDecisionKey();
+  /** What every app needs besides its receiver's secret: the bot token and the decision-signing key. */
+  const app = { ATELIER_SLACK_BOT_TOKEN: 'xoxb-1', ATELIER_SLACK_DECISION_KEY: decisionKey.secretKey };
 
   it('without a bot token Slack is off; a wrong-looking token is refused without being printed', () => {
     expect(slackBotToken(env({}))).toBeUndefined();
@@ -78,9 +91,47 @@ describe('Slack secrets', () => {
   });
 
   it('the HTTP app needs the signing secret; Socket Mode needs an app token instead', () => {
-    expect(problemsOf(() => slackAppSecrets(env({ ATELIER_SLACK_BOT_TOKEN: 'xoxb-1' }))).join('\n')).toMatch(/ATELIER_SLACK_SIGNING_SECRET: missing/);
-    expect(slackAppSecrets(env({ ATELIER_SLACK_BOT_TOKEN: 'xoxb-1', ATELIER_SLACK_SIGNING_SECRET: '0123456789abcdef0123456789abcdef' }))).toMatchObject({ botToken: 'xoxb-1' });
-    expect(problemsOf(() => slackAppSecrets(env({ ATELIER_SLACK_BOT_TOKEN: 'xoxb-1', ATELIER_SLACK_SOCKET_MODE: 'true' }))).join('\n')).toMatch(/ATELIER_SLACK_APP_TOKEN: missing/);
-    expect(slackAppSecrets(env({ ATELIER_SLACK_BOT_TOKEN: 'xoxb-1', ATELIER_SLACK_SOCKET_MODE: 'true', ATELIER_SLACK_APP_TOKEN: 'xapp-1' }))).toMatchObject({ appToken: 'xapp-1', signingSecret: undefined });
+    expect(problemsOf(() => slackAppSecrets(env(app))).join('\n')).toMatch(/ATELIER_SLACK_SIGNING_SECRET: missing/);
+    expect(slackAppSecrets(env({ ...app, ATELIER_SLACK_SIGNING_SECRET: '0123456789abcdef0123456789abcdef' }))).toMatchObject({ botToken: 'xoxb-1' });
+    expect(problemsOf(() => slackAppSecrets(env({ ...app, ATELIER_SLACK_SOCKET_MODE: 'true' }))).join('\n')).toMatch(/ATELIER_SLACK_APP_TOKEN: missing/);
+    expect(slackAppSecrets(env({ ...app, ATELIER_SLACK_SOCKET_MODE: 'true', ATELIER_SLACK_APP_TOKEN: 'xapp-1' }))).toMatchObject({ appToken: 'xapp-1', signingSecret: undefined });
+  });
+
+  it('the app needs its decision-signing key, in either mode; the message says where the public key goes', () => {
+    const http = { ATELIER_SLACK_BOT_TOKEN: 'xoxb-1', ATELIER_SLACK_SIGNING_SECRET: '0123456789abcdef0123456789abcdef' };
+    const socket = { ATELIER_SLACK_BOT_TOKEN: 'xoxb-1', ATELIER_SLACK_SOCKET_MODE: 'true', ATELIER_SLACK_APP_TOKEN: 'xapp-1' };
+    for (const receiver of [http, socket]) {
+      const problems = problemsOf(() => slackAppSecrets(env(receiver)));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^ATELIER_SLACK_DECISION_KEY: missing; the app signs every decision with it/);
+      expect(problems[0]).toContain('ATELIER_SLACK_APP_PUBLIC_KEY');
+      expect(slackAppSecrets(env({ ...receiver, ATELIER_SLACK_DECISION_KEY: decisionKey.secretKey })).decisionKey).toBe(decisionKey.secretKey);
+    }
+    // Every missing secret is named at once.
+    expect(problemsOf(() => slackAppSecrets(env({}))).map((p) => p.split(':')[0])).toEqual([
+      'ATELIER_SLACK_BOT_TOKEN',
+      'ATELIER_SLACK_SIGNING_SECRET',
+      'ATELIER_SLACK_DECISION_KEY',
+    ]);
+  });
+
+  it('a malformed decision key is refused without being printed; a malformed public key is shown', () => {
+    const configProblems = (extra: Record<string, string>): string[] => {
+      try {
+        env(extra);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    const secretish = `${decisionKey.secretKey.slice(0, 60)}XYZW`;
+    const [secretProblem] = configProblems({ ATELIER_SLACK_DECISION_KEY: secretish });
+    expect(secretProblem).toMatch(/^ATELIER_SLACK_DECISION_KEY=\(value not shown\): expected an ed25519 secret key: 64 lowercase hex digits/);
+    expect(secretProblem).not.toContain(secretish);
+    // The public key is no secret: the message shows it.
+    const [publicProblem] = configProblems({ ATELIER_SLACK_APP_PUBLIC_KEY: decisionKey.publicKey.toUpperCase() });
+    expect(publicProblem).toMatch(/^ATELIER_SLACK_APP_PUBLIC_KEY="[0-9A-F]{64}": expected an ed25519 public key: 64 lowercase hex digits/);
+    expect(env({ ATELIER_SLACK_APP_PUBLIC_KEY: decisionKey.publicKey }).ATELIER_SLACK_APP_PUBLIC_KEY).toBe(decisionKey.publicKey);
   });
 });
