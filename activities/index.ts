@@ -10,10 +10,12 @@ import type { MintDependencies } from './mint.ts';
 import { createMintBatchActivities } from './mintBatch.ts';
 import type { MintBatchDependencies } from './mintBatch.ts';
 import { createPinActivities } from './pin.ts';
+import { createConfirmActivities } from './confirm.ts';
+import type { ConfirmDependencies } from './confirm.ts';
 import { createTrustActivities } from './trust.ts';
 import type { TrustDependencies } from './trust.ts';
 
-export type ActivityDependencies = GenerateDependencies & ApprovalDependencies & FormatDependencies & MintDependencies & MintBatchDependencies & TrustDependencies;
+export type ActivityDependencies = GenerateDependencies & ApprovalDependencies & FormatDependencies & MintDependencies & MintBatchDependencies & TrustDependencies & ConfirmDependencies;
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -24,6 +26,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createMintActivities(deps),
     ...createMintBatchActivities(deps),
     ...createTrustActivities(deps),
+    ...createConfirmActivities(deps),
   };
 }
 

@@ -29,7 +29,7 @@ import { mintThroughMinter } from './minter.ts';
 
 const { generateDraft, formatAsset } = proxyActivities<Activities>(imageWork);
 const { pinAsset } = proxyActivities<Activities>(pinning);
-const { mintAsset } = proxyActivities<Activities>(chainWork);
+const { mintAsset, confirmMint } = proxyActivities<Activities>(chainWork);
 const { announceApproval } = proxyActivities<Activities>(notices);
 const { approvalTrust } = proxyActivities<Activities>(configLookup);
 
@@ -208,7 +208,7 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
 
     setStage('minting');
     // Once the mint is under way it finishes: a cancel now would leave a transaction nobody watches.
-    const mint: MintReceipt = await CancellationScope.nonCancellable(() => mintStage(spec, formatted));
+    const mint: MintReceipt = await CancellationScope.nonCancellable(() => mintUntilConfirmed(spec, formatted));
     status.tokenId = mint.tokenId;
     status.txHash = mint.txHash;
     upsertSearchAttributes([{ key: AtelierTokenId, value: Number(mint.tokenId) }]);
@@ -248,6 +248,23 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     const { kind, by, name, via, at, comment } = taken;
     notify({ ...notice, event: 'decided', decision: { kind, by, name, via, at, comment } });
     return taken;
+  }
+}
+
+/**
+ * Mints, then believes only the chain: the token is read back at the configured depth, and minted
+ * again if the chain dropped it (the contract keeps it to one token per asset). Runs begun before
+ * this check took the mint's own answer.
+ */
+async function mintUntilConfirmed(spec: AssetSpec, formatted: FormattedAsset): Promise<MintReceipt> {
+  for (let attempt = 1; ; attempt++) {
+    const mint = await mintStage(spec, formatted);
+    if (!patched('confirm-mint-on-chain')) return mint;
+    const confirmation = await confirmMint.executeWithOptions({ ...chainWork, summary: `Read ${spec.collectionId}/${spec.assetKey}'s token back from the chain` }, [
+      { collectionId: spec.collectionId, assetKey: spec.assetKey },
+    ]);
+    if (confirmation.status === 'confirmed') return confirmation.mint;
+    log.warn('minted token not on chain; minting again', { attempt, reason: confirmation.reason });
   }
 }
 
