@@ -1,5 +1,5 @@
 // The typed client API for scripts, the CLI and the Slack app.
-import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { AssetResult, AssetSpec, AssetStatus, Stage } from '../common/asset.ts';
 import { finalStages, parseAssetRef, restartableStages, workflowIdOf } from '../common/asset.ts';
@@ -24,8 +24,6 @@ export type DecisionRequest = Omit<DecisionInput, 'round' | 'draftCid' | 'proof'
 export interface DecideOptions {
   /** Signs the decision: the approver's own secret key (hex), or the Slack app's. */
   sign?: { secretKey: string; signer: DecisionProof['signer'] };
-  /** Answer once the run has accepted the decision, without waiting for the handler (the Slack app). */
-  acceptedOnly?: boolean;
 }
 
 export interface StartedAsset {
@@ -159,9 +157,9 @@ export class AtelierClient {
     const handle = this.temporal.workflow.getHandle<typeof assetLifecycle>(workflowId);
     const update = kind === 'approve' ? approveUpdate : rejectUpdate;
     try {
-      if (!options.acceptedOnly) return await handle.executeUpdate(update, { args: [input] });
-      await handle.startUpdate(update, { args: [input], waitForStage: WorkflowUpdateStage.ACCEPTED });
-      return { kind, by: input.by, name: input.name, via: input.via ?? 'unknown', comment: input.comment, round, draftCid, at: new Date().toISOString(), proof: input.proof };
+      // The handler only records the decision, so the Update completes in the workflow task that
+      // accepts it: waiting for the result costs no more than waiting for acceptance.
+      return await handle.executeUpdate(update, { args: [input] });
     } catch (error) {
       throw await this.refusalOf(workflowId, error);
     }

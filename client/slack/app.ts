@@ -161,7 +161,7 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
     if (allowed !== true) return tell(client, where.channel, person, allowed);
     const input = { by: person.id, name: person.name, via: 'slack', comment: extra.comment, round: target.round, draftCid: target.draftCid };
     // The app vouches for the click it authenticated: the run checks this signature and the user.
-    const options = { sign: { secretKey: secrets.decisionKey, signer: 'slack-app' as const }, acceptedOnly: true };
+    const options = { sign: { secretKey: secrets.decisionKey, signer: 'slack-app' as const } };
     let taken: DecisionRecord;
     try {
       taken = await (kind === 'approve' ? atelier.approve(target.workflowId, input, options) : atelier.reject(target.workflowId, input, options));
