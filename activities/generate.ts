@@ -1,5 +1,5 @@
 // generate: a draft image from trait layers (offline, deterministic) or the OpenAI Images API.
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { KuboRPCClient } from 'kubo-rpc-client';
 import OpenAI from 'openai';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import type { AssetSpec, Draft } from '../common/asset.ts';
 import { loadLayerSet, resolveTraits, traitProblems } from '../common/layerSet.ts';
 import type { LayerSet } from '../common/layerSet.ts';
 import { draftFormats, limits } from './format.ts';
+import { heartbeatWhile } from './heartbeat.ts';
 import { addContent } from './kubo.ts';
 
 export interface GenerateDependencies {
@@ -151,27 +152,46 @@ async function composeLayers(
   return { image, inputs: { generator: 'layers', layerSet: generator.layerSet, seed, traits } };
 }
 
+/** Time an attempt keeps after its OpenAI request's timeout, for the checks and the Kubo add that follow. */
+const OPENAI_MARGIN_MS = 30_000;
+
 async function generateWithOpenAI(openai: GenerateDependencies['openai'], prompt: string, feedback: string[]) {
   if (!openai) {
     throw ApplicationFailure.nonRetryable('the openai generator needs ATELIER_OPENAI_API_KEY on the worker', 'GeneratorNotConfigured');
   }
   const notes = feedback.filter((f) => f.trim());
   const fullPrompt = notes.length > 0 ? `${prompt}\n\nRevise according to this feedback: ${notes.join('; ')}` : prompt;
+  // One request per attempt (the client does not retry: Temporal does, with backoff and in history),
+  // ended in time for the rest of the attempt; heartbeats while it waits, and a cancelled activity
+  // aborts it.
+  const { info, cancellationSignal } = Context.current();
+  const timeout = Math.max(1_000, Math.min(openai.client.timeout, info.startToCloseTimeoutMs - OPENAI_MARGIN_MS));
+  const since = new Date().toISOString();
+  const waiting = () => ({ waitingFor: 'openai images.generate', since });
   try {
-    const response = await openai.client.images.generate({
-      model: openai.model,
-      prompt: fullPrompt,
-      n: 1,
-      size: openai.size as '1024x1024',
-      // DALL-E models answer with URLs unless asked; gpt-image models always send base64.
-      ...(openai.model.startsWith('dall-e') ? { response_format: 'b64_json' as const } : {}),
-    });
+    const response = await heartbeatWhile(
+      openai.client.images.generate(
+        {
+          model: openai.model,
+          prompt: fullPrompt,
+          n: 1,
+          size: openai.size as '1024x1024',
+          // DALL-E models answer with URLs unless asked; gpt-image models always send base64.
+          ...(openai.model.startsWith('dall-e') ? { response_format: 'b64_json' as const } : {}),
+        },
+        { maxRetries: 0, timeout, signal: cancellationSignal },
+      ),
+      waiting,
+    );
     const first = response.data?.[0];
     if (first?.b64_json) return { image: Buffer.from(first.b64_json, 'base64'), inputs: { generator: 'openai', model: openai.model, prompt: fullPrompt } };
     if (first?.url) {
-      const download = await fetch(first.url);
-      if (!download.ok) throw new Error(`image download failed: HTTP ${download.status}`);
-      return { image: Buffer.from(await download.arrayBuffer()), inputs: { generator: 'openai', model: openai.model, prompt: fullPrompt } };
+      const image = await heartbeatWhile(async () => {
+        const download = await fetch(first.url!, { signal: AbortSignal.any([cancellationSignal, AbortSignal.timeout(timeout)]) });
+        if (!download.ok) throw new Error(`image download failed: HTTP ${download.status}`);
+        return Buffer.from(await download.arrayBuffer());
+      }, waiting);
+      return { image, inputs: { generator: 'openai', model: openai.model, prompt: fullPrompt } };
     }
     throw ApplicationFailure.nonRetryable('the Images API answered without an image', 'UnsupportedImage');
   } catch (error) {

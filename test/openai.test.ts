@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient } from '../client/atelier.ts';
 import { sha256Hex } from '../activities/kubo.ts';
 import { loadConfig } from '../common/config.ts';
-import { gatewayGet, startWorker, testSpec } from './support/harness.ts';
+import { gatewayGet, startWorker, testSpec, waitFor } from './support/harness.ts';
 import { startImagesServer } from './support/openaiServer.ts';
 
 // A queue of its own: only this worker, configured for OpenAI, takes these runs.
@@ -40,12 +40,38 @@ describe('openai generator', () => {
     expect(metadata.properties.provenance).toMatchObject({ generator: 'openai', inputs: { model: 'gpt-image-1', prompt: 'a watercolour fox in a teacup' } });
   });
 
-  it('retries a 429 and goes on', async () => {
+  it('a 429 is retried by Temporal, in a second activity attempt, not inside the client', async () => {
     const prompt = 'a busy street of robots';
     const { workflowId } = await client.start(openaiSpec(prompt));
     const result = await client.result(workflowId);
     expect(result.stage).toBe('minted');
-    expect(images.calls.filter((c) => c.body.prompt === prompt)).toHaveLength(2);
+    // Two requests, each the client's first try: the client itself did not retry the 429.
+    const calls = images.calls.filter((c) => c.body.prompt === prompt);
+    expect(calls.map((c) => c.retryCount)).toEqual(['0', '0']);
+    // The activity was scheduled once and succeeded in its second attempt, after the 429 failed the first.
+    const generate = await activityAttempts(workflowId, 'generateDraft');
+    expect(generate).toHaveLength(1);
+    expect(generate[0]).toMatchObject({ attempt: 2, outcome: 'completed' });
+    expect(generate[0]!.lastFailure).toMatch(/429/);
+  });
+
+  it('heartbeats while it waits for the Images API', async () => {
+    const prompt = 'a slow sunrise over the harbour';
+    const { workflowId } = await client.start(openaiSpec(prompt));
+    const handle = client.temporal.workflow.getHandle(workflowId);
+    // The server holds the request: the activity's heartbeat reaches the server meanwhile.
+    const pending = await waitFor('a heartbeat of generateDraft while the request is held', async () => {
+      const description = await handle.describe();
+      const activity = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'generateDraft');
+      return activity?.lastHeartbeatTime && images.calls.some((c) => c.body.prompt === prompt) ? activity : undefined;
+    });
+    expect(pending.attempt).toBe(1);
+    const [details] = pending.heartbeatDetails?.payloads ?? [];
+    expect(JSON.parse(Buffer.from(details!.data!).toString())).toMatchObject({ waitingFor: 'openai images.generate' });
+    expect(images.release(prompt)).toBe(true);
+    const result = await client.result(workflowId);
+    expect(result.stage).toBe('minted');
+    expect(images.calls.filter((c) => c.body.prompt === prompt)).toHaveLength(1);
   });
 
   it('a content-policy refusal fails the run at once, with the reason, and is not retried', async () => {
@@ -58,3 +84,24 @@ describe('openai generator', () => {
     expect(images.calls.filter((c) => c.body.prompt === prompt)).toHaveLength(1);
   });
 });
+
+/** The activity's executions of one type in the run's history: the last attempt, its outcome and the failure before it. */
+async function activityAttempts(workflowId: string, activityType: string) {
+  const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
+  const found = new Map<string, { attempt?: number; lastFailure?: string; outcome?: string }>();
+  for (const event of history.events ?? []) {
+    if (event.activityTaskScheduledEventAttributes?.activityType?.name === activityType) found.set(String(event.eventId), {});
+    const started = event.activityTaskStartedEventAttributes;
+    const entry = started && found.get(String(started.scheduledEventId));
+    if (entry) Object.assign(entry, { attempt: started.attempt, lastFailure: started.lastFailure?.message ?? undefined });
+    for (const [outcome, attributes] of [
+      ['completed', event.activityTaskCompletedEventAttributes],
+      ['failed', event.activityTaskFailedEventAttributes],
+      ['timedOut', event.activityTaskTimedOutEventAttributes],
+    ] as const) {
+      const closed = attributes && found.get(String(attributes.scheduledEventId));
+      if (closed) closed.outcome = outcome;
+    }
+  }
+  return [...found.values()];
+}

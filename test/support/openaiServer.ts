@@ -1,18 +1,21 @@
 // A small local server that speaks the OpenAI Images API (POST /v1/images/generations), so the
 // real `openai` client runs in tests. Prompts steer it: "refuse" -> content-policy refusal,
-// "busy" -> one 429 first, anything else -> a PNG.
+// "busy" -> one 429 first, "slow" -> held until the test calls `release(prompt)`, anything else -> a PNG.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 
 export interface ImagesCall {
   authorization: string | undefined;
+  /** The `openai` client's own retry count of this request (`x-stainless-retry-count`): 0 on a first try. */
+  retryCount: string | undefined;
   body: { model?: string; prompt?: string; size?: string; n?: number };
 }
 
 export async function startImagesServer() {
   const calls: ImagesCall[] = [];
   const throttled = new Set<string>();
+  const held = new Map<string, () => void>();
   const image = await sharp({ create: { width: 512, height: 512, channels: 4, background: '#3b7dd8' } }).png().toBuffer();
 
   const server = http.createServer((request, response) => {
@@ -27,7 +30,7 @@ export async function startImagesServer() {
         return reply(404, { error: { message: `no route ${request.method} ${request.url}`, type: 'invalid_request_error' } });
       }
       const body = JSON.parse(raw) as ImagesCall['body'];
-      calls.push({ authorization: request.headers.authorization, body });
+      calls.push({ authorization: request.headers.authorization, retryCount: request.headers['x-stainless-retry-count'] as string | undefined, body });
       const prompt = body.prompt ?? '';
       if (prompt.includes('refuse')) {
         return reply(400, {
@@ -43,7 +46,9 @@ export async function startImagesServer() {
         throttled.add(prompt);
         return reply(429, { error: { message: 'Rate limit reached for images', type: 'requests', code: 'rate_limit_exceeded' } }, { 'retry-after-ms': '50' });
       }
-      reply(200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: image.toString('base64') }] });
+      const answer = () => reply(200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: image.toString('base64') }] });
+      if (prompt.includes('slow') && !held.has(prompt)) return void held.set(prompt, answer);
+      answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -52,6 +57,18 @@ export async function startImagesServer() {
     baseURL: `http://127.0.0.1:${port}/v1`,
     calls,
     image,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    /** Answers the held request of a "slow" prompt; false when none has arrived yet. */
+    release(prompt: string): boolean {
+      const answer = held.get(prompt);
+      if (!answer) return false;
+      held.set(prompt, () => {});
+      answer();
+      return true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
