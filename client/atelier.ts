@@ -109,8 +109,11 @@ export class AtelierClient {
     const description = await this.describe(workflowId);
     const handle = this.temporal.workflow.getHandle(workflowId, description.runId);
     switch (description.status.name) {
-      case 'RUNNING':
-        return handle.query(statusQuery);
+      case 'RUNNING': {
+        const status = await handle.query(statusQuery);
+        const waitingFor = retryingActivity(description);
+        return waitingFor ? { ...status, waitingFor } : status;
+      }
       case 'COMPLETED':
         return (await handle.result()) as AssetResult;
       default: {
@@ -223,6 +226,17 @@ function rootCause(error: Error): string {
   let current: Error = error;
   while ((current as { cause?: unknown }).cause instanceof Error) current = (current as { cause: Error }).cause;
   return current.message;
+}
+
+/** An activity that has failed at least once and is being retried: what the run waits for. */
+function retryingActivity(description: WorkflowExecutionDescription): string | undefined {
+  const retrying = (description.raw.pendingActivities ?? []).find((a) => (a.attempt ?? 1) > 1 && a.lastFailure?.message);
+  if (!retrying) return undefined;
+  const messages: string[] = [];
+  for (let failure = retrying.lastFailure; failure && messages.length < 4; failure = failure.cause) if (failure.message) messages.push(failure.message);
+  const why = messages.join(': ');
+  const service = /ECONNREFUSED|ECONNRESET|socket hang up|ETIMEDOUT|fetch failed/.test(why) ? ' (a service is down; retrying until it answers)' : '';
+  return `${retrying.activityType?.name} attempt ${retrying.attempt}: ${why}${service}`;
 }
 
 /** The words for a run that takes no decision now, matching its state. */

@@ -276,6 +276,7 @@ export function formatStatus(status: AssetStatus): string {
     `approver   ${status.approver ?? '-'}`,
   ];
   if (status.deadlines) lines.push(`deadlines  reminder ${status.deadlines.remindAt}, expires ${status.deadlines.expireAt}`);
+  if (status.waitingFor) lines.push(`waiting    ${status.waitingFor}`);
   if (status.noticeProblem) lines.push(`notice     ${status.noticeProblem}`);
   if (status.cancelled) lines.push(`cancelled  by ${status.cancelled.by} at ${status.cancelled.at}: ${status.cancelled.reason}`);
   if (status.earlierRuns.length > 0) lines.push(`earlier    ${status.earlierRuns.join(', ')}`);

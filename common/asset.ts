@@ -137,6 +137,11 @@ export interface AssetStatus {
   earlierRuns: string[];
   cancelled: { by: string; reason: string; at: string } | null;
   error: string | null;
+  /**
+   * What a running stage waits for (an activity retrying through an outage: its attempt and last
+   * error); filled in by the client from the run's description, not kept by the workflow.
+   */
+  waitingFor?: string;
 }
 
 export interface AssetResult extends AssetStatus {
