@@ -4,11 +4,13 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { WorkflowBundle } from '@temporalio/worker';
-import { JsonRpcProvider, Wallet } from 'ethers';
+import { JsonRpcProvider, Wallet, id as keccakOfText } from 'ethers';
 import type { AssetSpec, AssetStatus, Stage } from '../../common/asset.ts';
 import { ANVIL_DEV_KEY, loadConfig, projectRoot } from '../../common/config.ts';
 import type { Config } from '../../common/config.ts';
@@ -18,6 +20,7 @@ import { AtelierClient } from '../../client/atelier.ts';
 import { connectCreativeAsset } from '../../contracts/index.ts';
 import { bundleAtelierWorkflows, createAtelierWorker } from '../../workers/worker.ts';
 import { ensureGoTool } from '../../scripts/lib/tools.ts';
+import { jsonRpc } from '../../scripts/lib/stack.ts';
 
 export const config: Config = loadConfig();
 
@@ -149,4 +152,66 @@ export async function killProcess(child: ChildProcess | undefined): Promise<void
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');
   await exited;
+}
+
+/**
+ * A fresh signer with gas money and MINTER_ROLE: a nonce sequence of its own, so a test can count
+ * every transaction it sent (and, in batch mode, a minter workflow of its own).
+ */
+export async function newMinterSigner(): Promise<{ key: string; address: string }> {
+  const wallet = Wallet.createRandom();
+  const { contract, close } = chain();
+  try {
+    await jsonRpc(config.ATELIER_ETH_RPC_URL, 'anvil_setBalance', [wallet.address, '0x56bc75e2d63100000']); // 100 ETH
+    await (await contract.grantRole(keccakOfText('MINTER_ROLE'), wallet.address)).wait();
+  } finally {
+    close();
+  }
+  return { key: wallet.privateKey, address: wallet.address };
+}
+
+/** The hashes of `signer`'s transactions waiting in Anvil's pool (automine off), by nonce. */
+export async function pooledTxsOf(signer: string): Promise<{ hash: string; nonce: string; maxFeePerGas: string }[]> {
+  const pool = (await jsonRpc(config.ATELIER_ETH_RPC_URL, 'txpool_content')) as { pending?: Record<string, Record<string, { hash: string; nonce: string; maxFeePerGas: string }>> } | undefined;
+  if (!pool) throw new Error('txpool_content did not answer');
+  const entry = Object.entries(pool.pending ?? {}).find(([address]) => address.toLowerCase() === signer.toLowerCase());
+  return entry ? Object.values(entry[1]).sort((a, b) => Number(BigInt(a.nonce) - BigInt(b.nonce))) : [];
+}
+
+/**
+ * A pass-through JSON-RPC endpoint in front of the test chain that notes every call it forwards
+ * (method and params); Anvil answers everything, unchanged. A worker pointed at `url` shows what it
+ * asked the chain, so a test can wait for it to have looked at a transaction instead of sleeping.
+ */
+export async function recordedRpc(target = config.ATELIER_ETH_RPC_URL) {
+  const calls: { method: string; params: unknown[] }[] = [];
+  const server = http.createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    try {
+      for (const call of [JSON.parse(body.toString()) as { method: string; params?: unknown[] }].flat()) calls.push({ method: call.method, params: call.params ?? [] });
+    } catch {
+      // Not JSON: forwarded as it is, Anvil answers the error.
+    }
+    try {
+      const upstream = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      response.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+      response.end(Buffer.from(await upstream.arrayBuffer()));
+    } catch (error) {
+      response.writeHead(502).end((error as Error).message);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    /** The calls of `method`, optionally only those whose first param is `first`. */
+    callsOf: (method: string, first?: unknown) => calls.filter((c) => c.method === method && (first === undefined || c.params[0] === first)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
