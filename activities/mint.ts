@@ -6,6 +6,7 @@ import type { JsonRpcProvider, TransactionReceipt, Wallet } from 'ethers';
 import type { MintReceipt } from '../common/asset.ts';
 import type { CreativeAssetContract } from '../contracts/index.ts';
 import { assetIdOf, connectCreativeAsset, metadataDigestFromCid, mintedTokensFromReceipt, parseCreativeAssetError } from '../contracts/index.ts';
+import { heartbeatWhile } from './heartbeat.ts';
 
 export interface MintDependencies {
   provider: JsonRpcProvider;
@@ -51,7 +52,7 @@ export async function existingMint(
   };
 }
 
-export function createMintActivities({ provider, signer, contractAddress, deploymentBlock, confirmations }: MintDependencies) {
+export function createMintActivities({ provider, signer, contractAddress, deploymentBlock }: MintDependencies) {
   const contract = connectCreativeAsset(contractAddress, signer);
   const onChain = { contract, provider, contractAddress, deploymentBlock };
   // One nonce at a time from this process: concurrent mints would otherwise pick the same one.
@@ -65,7 +66,8 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
   async function awaitReceipt(txHash: string): Promise<TransactionReceipt | null> {
     for (;;) {
       heartbeat({ txHash } satisfies MintProgress);
-      const receipt = await provider.waitForTransaction(txHash, confirmations, 5_000).catch((error: Error) => {
+      // The receipt is enough here: the asset run reads the token back at the configured depth (confirmMint).
+      const receipt = await provider.waitForTransaction(txHash, 1, 5_000).catch((error: Error) => {
         if (/timeout/i.test(error.message)) return undefined;
         throw error;
       });
@@ -90,63 +92,73 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
   }
 
   return {
-    async mintAsset({ collectionId, assetKey, recipient, metadataCid }: MintInput): Promise<MintReceipt> {
-      const assetId = assetIdOf(collectionId, assetKey);
-      const found = await existingMint(onChain, assetId);
-      if (found) {
-        log.info('asset already minted; returning its token', { assetId: assetId.toString(), tokenId: found.tokenId });
-        return found;
-      }
+    /**
+     * Heartbeats every second throughout (10 s heartbeat timeout: reads, the queue for a nonce and the
+     * receipt can each take longer under load), always with the transaction it knows of, if any.
+     */
+    async mintAsset(input: MintInput): Promise<MintReceipt> {
+      const progress: { current?: MintProgress } = { current: Context.current().info.heartbeatDetails as MintProgress | undefined };
+      return heartbeatWhile(() => mintOnce(input, progress), () => progress.current);
+    },
+  };
 
-      const previous = (Context.current().info.heartbeatDetails as MintProgress | undefined)?.txHash;
-      if (previous) {
-        log.info('looking for the transaction an earlier attempt sent', { txHash: previous });
-        const receipt = await awaitReceipt(previous);
-        if (receipt?.status === 1) return toMintReceipt(receipt, assetId, true);
+  async function mintOnce({ collectionId, assetKey, recipient, metadataCid }: MintInput, progress: { current?: MintProgress }): Promise<MintReceipt> {
+    const assetId = assetIdOf(collectionId, assetKey);
+    const found = await existingMint(onChain, assetId);
+    if (found) {
+      log.info('asset already minted; returning its token', { assetId: assetId.toString(), tokenId: found.tokenId });
+      return found;
+    }
+
+    const previous = progress.current?.txHash;
+    if (previous) {
+      log.info('looking for the transaction an earlier attempt sent', { txHash: previous });
+      const receipt = await awaitReceipt(previous);
+      if (receipt?.status === 1) return toMintReceipt(receipt, assetId, true);
+      const raced = await existingMint(onChain, assetId);
+      if (raced) return raced;
+    }
+
+    let digest: string;
+    try {
+      digest = metadataDigestFromCid(metadataCid);
+    } catch (error) {
+      throw ApplicationFailure.nonRetryable(`metadata CID ${metadataCid} cannot go on chain: ${(error as Error).message}`, 'InvalidContent');
+    }
+
+    let txHash: string;
+    try {
+      txHash = await serially(async () => {
+        const request = await signer.populateTransaction(await contract.mint.populateTransaction(recipient, assetId, digest));
+        const signed = await signer.signTransaction(request);
+        const hash = keccak256(signed);
+        // Recorded before it is sent: a crash after sending still finds this transaction.
+        progress.current = { txHash: hash };
+        heartbeat(progress.current);
+        await provider.broadcastTransaction(signed);
+        return hash;
+      });
+    } catch (error) {
+      const reverted = parseCreativeAssetError(error);
+      if (reverted?.name === 'AssetAlreadyMinted') {
         const raced = await existingMint(onChain, assetId);
         if (raced) return raced;
       }
-
-      let digest: string;
-      try {
-        digest = metadataDigestFromCid(metadataCid);
-      } catch (error) {
-        throw ApplicationFailure.nonRetryable(`metadata CID ${metadataCid} cannot go on chain: ${(error as Error).message}`, 'InvalidContent');
+      if (reverted || (error as { code?: string }).code === 'CALL_EXCEPTION') {
+        throw ApplicationFailure.nonRetryable(
+          `mint of asset ${assetId} reverted: ${reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message}`,
+          'MintReverted',
+        );
       }
+      throw error;
+    }
+    log.info('mint transaction sent', { txHash, assetId: assetId.toString() });
 
-      let txHash: string;
-      try {
-        txHash = await serially(async () => {
-          const request = await signer.populateTransaction(await contract.mint.populateTransaction(recipient, assetId, digest));
-          const signed = await signer.signTransaction(request);
-          const hash = keccak256(signed);
-          // Recorded before it is sent: a crash after sending still finds this transaction.
-          heartbeat({ txHash: hash } satisfies MintProgress);
-          await provider.broadcastTransaction(signed);
-          return hash;
-        });
-      } catch (error) {
-        const reverted = parseCreativeAssetError(error);
-        if (reverted?.name === 'AssetAlreadyMinted') {
-          const raced = await existingMint(onChain, assetId);
-          if (raced) return raced;
-        }
-        if (reverted || (error as { code?: string }).code === 'CALL_EXCEPTION') {
-          throw ApplicationFailure.nonRetryable(
-            `mint of asset ${assetId} reverted: ${reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message}`,
-            'MintReverted',
-          );
-        }
-        throw error;
-      }
-      log.info('mint transaction sent', { txHash, assetId: assetId.toString() });
-
-      const receipt = await awaitReceipt(txHash);
-      if (receipt?.status === 1) return toMintReceipt(receipt, assetId, false);
-      const raced = await existingMint(onChain, assetId);
-      if (raced) return raced;
-      if (receipt === null) throw new Error(`mint transaction ${txHash} disappeared from the pool before it was mined; sending again`);
-      throw ApplicationFailure.nonRetryable(`mint transaction ${txHash} reverted on chain`, 'MintReverted');
-    },
-  };
+    const receipt = await awaitReceipt(txHash);
+    if (receipt?.status === 1) return toMintReceipt(receipt, assetId, false);
+    const raced = await existingMint(onChain, assetId);
+    if (raced) return raced;
+    if (receipt === null) throw new Error(`mint transaction ${txHash} disappeared from the pool before it was mined; sending again`);
+    throw ApplicationFailure.nonRetryable(`mint transaction ${txHash} reverted on chain`, 'MintReverted');
+  }
 }

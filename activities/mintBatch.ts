@@ -18,6 +18,7 @@ import {
   pinBatchDirectory,
   sortBatchByAssetId,
 } from '../contracts/index.ts';
+import { heartbeatWhile } from './heartbeat.ts';
 import { existingMint } from './mint.ts';
 import { mintRequestSignalName } from '../common/mint.ts';
 import type { MintRequest, MinterInput, MinterSettings } from '../common/mint.ts';
@@ -98,6 +99,63 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
     }
   }
 
+  async function sendOnce({ signer: expected, recipient, assetIds, rootCid, replaces }: BatchToMint & { signer: string; replaces?: SentTx }, progress: { current?: SendProgress }): Promise<SendOutcome> {
+    if (expected.toLowerCase() !== signer.address.toLowerCase()) {
+      // A worker configured with another key: another worker of the right signer will take it.
+      throw ApplicationFailure.retryable(`this worker signs as ${signer.address}; the minter sends as ${expected}`, 'WrongSigner');
+    }
+    const earlier = progress.current;
+    if (earlier?.raw) {
+      log.info('sending the transaction an earlier attempt signed', { txHash: earlier.tx.hash });
+      await broadcast(earlier.raw);
+      return { status: 'sent', tx: earlier.tx };
+    }
+    if (replaces && (await provider.getTransactionCount(signer.address, 'latest')) > replaces.nonce) return { status: 'superseded' };
+
+    const args = [recipient, assetIds.map(BigInt), directoryDigestFromCid(rootCid)] as const;
+    let gasLimit: bigint;
+    let nonce: number;
+    if (replaces) {
+      gasLimit = BigInt(replaces.gasLimit);
+      nonce = replaces.nonce;
+    } else {
+      try {
+        gasLimit = ((await contract.mintBatch.estimateGas(...args)) * 12n) / 10n;
+      } catch (error) {
+        const reverted = parseCreativeAssetError(error);
+        if (!reverted && (error as { code?: string }).code !== 'CALL_EXCEPTION') throw error;
+        const reason = reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message;
+        log.warn('mintBatch would revert', { reason });
+        return { status: 'rejected', reason: `mintBatch reverts: ${reason}`, assetId: reverted?.name === 'AssetAlreadyMinted' ? String(reverted.args[0]) : undefined };
+      }
+      nonce = await provider.getTransactionCount(signer.address, 'pending');
+    }
+    const fees = await provider.getFeeData();
+    let maxPriorityFeePerGas = fees.maxPriorityFeePerGas ?? 1_000_000_000n;
+    let maxFeePerGas = fees.maxFeePerGas ?? maxPriorityFeePerGas * 2n;
+    if (replaces) {
+      maxPriorityFeePerGas = max(maxPriorityFeePerGas, bump(replaces.maxPriorityFeePerGas));
+      maxFeePerGas = max(maxFeePerGas, bump(replaces.maxFeePerGas), maxPriorityFeePerGas);
+    }
+    const raw = await signer.signTransaction({
+      type: 2,
+      chainId: await chainId(),
+      to: contractAddress,
+      data: contract.interface.encodeFunctionData('mintBatch', args),
+      nonce,
+      gasLimit,
+      maxFeePerGas,
+      maxPriorityFeePerGas,
+    });
+    const tx: SentTx = { hash: keccak256(raw), nonce, gasLimit: gasLimit.toString(), maxFeePerGas: maxFeePerGas.toString(), maxPriorityFeePerGas: maxPriorityFeePerGas.toString() };
+    // Recorded before it is sent: a crash after sending still finds this transaction.
+    progress.current = { tx, raw };
+    heartbeat(progress.current);
+    await broadcast(raw);
+    log.info(replaces ? 'mintBatch replacement sent' : 'mintBatch sent', { txHash: tx.hash, nonce, tokens: assetIds.length });
+    return { status: 'sent', tx };
+  }
+
   return {
     /** The asset workflow's request: answered at once when the asset is on chain, else handed to the minter. */
     async requestMint(request: Omit<MintRequest, 'assetId'>): Promise<{ assetId: string; minterId: string | null; found: MintReceipt | null }> {
@@ -123,7 +181,9 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
       if (items.length > MAX_BATCH_SIZE) throw ApplicationFailure.nonRetryable(`${items.length} items; a batch holds at most ${MAX_BATCH_SIZE}`, 'InvalidBatch');
       const prepared: PreparedBatch = { minted: [], rejected: [], batch: null };
       const toMint: (Omit<MintRequest, 'replyTo'> & { id: bigint })[] = [];
-      for (const item of items) {
+      // Under a 30 s heartbeat timeout: a heartbeat per item read, and every second while pinning.
+      for (const [index, item] of items.entries()) {
+        heartbeat({ reading: index + 1, of: items.length });
         const found = await existingMint(onChain, BigInt(item.assetId));
         if (found) prepared.minted.push({ assetId: item.assetId, mint: found });
         else if (!isCid(item.metadataCid)) prepared.rejected.push({ assetId: item.assetId, reason: `metadata CID ${item.metadataCid} is not a CID` });
@@ -131,66 +191,21 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
       }
       if (toMint.length === 0) return prepared;
       const sorted = sortBatchByAssetId(toMint.map((item) => ({ ...item, assetId: item.id }))).map((item) => ({ ...item, assetId: item.assetId.toString() }));
-      const { cid } = await pinBatchDirectory(kubo, sorted.map((item) => item.metadataCid));
+      const { cid } = await heartbeatWhile(
+        () => pinBatchDirectory(kubo, sorted.map((item) => item.metadataCid), { signal: Context.current().cancellationSignal }),
+        () => ({ pinning: sorted.length }),
+      );
       prepared.batch = { recipient: sorted[0]!.recipient, assetIds: sorted.map((item) => item.assetId), rootCid: cid.toString() };
       return prepared;
     },
 
-    /** Signs and sends `mintBatch`, or its replacement (same nonce, bumped fees) when `replaces` is given. */
-    async sendMintBatch({ signer: expected, recipient, assetIds, rootCid, replaces }: BatchToMint & { signer: string; replaces?: SentTx }): Promise<SendOutcome> {
-      if (expected.toLowerCase() !== signer.address.toLowerCase()) {
-        // A worker configured with another key: another worker of the right signer will take it.
-        throw ApplicationFailure.retryable(`this worker signs as ${signer.address}; the minter sends as ${expected}`, 'WrongSigner');
-      }
-      const earlier = Context.current().info.heartbeatDetails as SendProgress | undefined;
-      if (earlier?.raw) {
-        log.info('sending the transaction an earlier attempt signed', { txHash: earlier.tx.hash });
-        await broadcast(earlier.raw);
-        return { status: 'sent', tx: earlier.tx };
-      }
-      if (replaces && (await provider.getTransactionCount(signer.address, 'latest')) > replaces.nonce) return { status: 'superseded' };
-
-      const args = [recipient, assetIds.map(BigInt), directoryDigestFromCid(rootCid)] as const;
-      let gasLimit: bigint;
-      let nonce: number;
-      if (replaces) {
-        gasLimit = BigInt(replaces.gasLimit);
-        nonce = replaces.nonce;
-      } else {
-        try {
-          gasLimit = ((await contract.mintBatch.estimateGas(...args)) * 12n) / 10n;
-        } catch (error) {
-          const reverted = parseCreativeAssetError(error);
-          if (!reverted && (error as { code?: string }).code !== 'CALL_EXCEPTION') throw error;
-          const reason = reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message;
-          log.warn('mintBatch would revert', { reason });
-          return { status: 'rejected', reason: `mintBatch reverts: ${reason}`, assetId: reverted?.name === 'AssetAlreadyMinted' ? String(reverted.args[0]) : undefined };
-        }
-        nonce = await provider.getTransactionCount(signer.address, 'pending');
-      }
-      const fees = await provider.getFeeData();
-      let maxPriorityFeePerGas = fees.maxPriorityFeePerGas ?? 1_000_000_000n;
-      let maxFeePerGas = fees.maxFeePerGas ?? maxPriorityFeePerGas * 2n;
-      if (replaces) {
-        maxPriorityFeePerGas = max(maxPriorityFeePerGas, bump(replaces.maxPriorityFeePerGas));
-        maxFeePerGas = max(maxFeePerGas, bump(replaces.maxFeePerGas), maxPriorityFeePerGas);
-      }
-      const raw = await signer.signTransaction({
-        type: 2,
-        chainId: await chainId(),
-        to: contractAddress,
-        data: contract.interface.encodeFunctionData('mintBatch', args),
-        nonce,
-        gasLimit,
-        maxFeePerGas,
-        maxPriorityFeePerGas,
-      });
-      const tx: SentTx = { hash: keccak256(raw), nonce, gasLimit: gasLimit.toString(), maxFeePerGas: maxFeePerGas.toString(), maxPriorityFeePerGas: maxPriorityFeePerGas.toString() };
-      // Recorded before it is sent: a crash after sending still finds this transaction.
-      heartbeat({ tx, raw } satisfies SendProgress);
-      await broadcast(raw);
-      log.info(replaces ? 'mintBatch replacement sent' : 'mintBatch sent', { txHash: tx.hash, nonce, tokens: assetIds.length });
-      return { status: 'sent', tx };
+    /**
+     * Signs and sends `mintBatch`, or its replacement (same nonce, bumped fees) when `replaces` is
+     * given. Heartbeats every second throughout, always with the transaction it signed, if any.
+     */
+    async sendMintBatch(input: BatchToMint & { signer: string; replaces?: SentTx }): Promise<SendOutcome> {
+      const progress: { current?: SendProgress } = { current: Context.current().info.heartbeatDetails as SendProgress | undefined };
+      return heartbeatWhile(() => sendOnce(input, progress), () => progress.current);
     },
 
     /**
