@@ -1,7 +1,6 @@
 // Batch minting through the minter workflow, on the real stack. Each test mints with a signer of
 // its own (funded, granted MINTER_ROLE), so each has its own minter and nonce sequence.
 import type { ChildProcess } from 'node:child_process';
-import proto from '@temporalio/proto';
 import { Wallet, id as keccakOfText } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient } from '../client/atelier.ts';
@@ -10,9 +9,21 @@ import { assetIdOf, mintedTokensFromReceipt } from '../contracts/index.ts';
 import { minterIdOf } from '../activities/mintBatch.ts';
 import { minterStatusQuery } from '../workflows/messages.ts';
 import { jsonRpc } from '../scripts/lib/stack.ts';
-import { chain, config, gatewayGet, killProcess, spawnWorkerProcess, startWorker, testSpec, uniqueCollection, waitFor } from './support/harness.ts';
+import {
+  chain,
+  config,
+  gatewayGet,
+  killProcess,
+  newMinterSigner as newSigner,
+  pooledTxsOf,
+  recordedRpc,
+  spawnWorkerProcess,
+  startWorker,
+  testSpec,
+  uniqueCollection,
+  waitFor,
+} from './support/harness.ts';
 
-const STARTED = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 let client: AtelierClient;
 let ethereum: ReturnType<typeof chain>;
 const rpc = (method: string, params: unknown[] = []) => jsonRpc(config.ATELIER_ETH_RPC_URL, method, params);
@@ -29,11 +40,9 @@ afterAll(async () => {
 
 /** A fresh signer with gas money and MINTER_ROLE: a minter of its own. */
 async function newMinterSigner() {
-  const wallet = Wallet.createRandom();
-  await rpc('anvil_setBalance', [wallet.address, '0x56bc75e2d63100000']); // 100 ETH
-  await (await ethereum.contract.grantRole(keccakOfText('MINTER_ROLE'), wallet.address)).wait();
+  const signer = await newSigner();
   const chainId = Number((await ethereum.provider.getNetwork()).chainId);
-  return { key: wallet.privateKey, address: wallet.address, minterId: minterIdOf(chainId, await ethereum.contract.getAddress(), wallet.address) };
+  return { ...signer, minterId: minterIdOf(chainId, await ethereum.contract.getAddress(), signer.address) };
 }
 
 /** `count` auto-approved assets of one new collection, minted in batch mode to one new recipient. */
@@ -69,12 +78,8 @@ async function onChain(specs: ReturnType<typeof batchSpecs>, results: AssetResul
   return { tokens, txHashes: receipts.map((r) => r!.hash), mintedAssetIds: minted.map((m) => m.assetId) };
 }
 
-/** The signer's transaction waiting in Anvil's pool (automine off), from txpool_content. */
-async function pendingTxOf(signer: string) {
-  const pool = (await rpc('txpool_content')) as { pending: Record<string, Record<string, { hash: string; maxFeePerGas: string }>> };
-  const entry = Object.entries(pool.pending ?? {}).find(([address]) => address.toLowerCase() === signer.toLowerCase());
-  return entry ? Object.values(entry[1])[0] : undefined;
-}
+/** The signer's (first) transaction waiting in Anvil's pool (automine off). */
+const pendingTxOf = async (signer: string) => (await pooledTxsOf(signer))[0];
 
 describe('minter workflow', () => {
   it(
@@ -158,6 +163,7 @@ describe('minter workflow', () => {
       const env = { ATELIER_SIGNER_KEY: signer.key, ATELIER_MINT_BATCH_SIZE: '3', ATELIER_MINT_BATCH_WAIT_MS: '600000' };
       const specs = batchSpecs(3);
       let worker: ChildProcess | undefined = (await spawnWorkerProcess(env)).child;
+      const watched = await recordedRpc();
       try {
         await rpc('evm_setAutomine', [false]);
         const workflowIds = await startAll(specs);
@@ -167,14 +173,24 @@ describe('minter workflow', () => {
         const batchActivity = async () => (await minterRun.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'awaitMintBatch');
         const atKill = await waitFor('the batch activity', batchActivity);
         await killProcess(worker);
-        worker = (await spawnWorkerProcess(env)).child;
-        // Still pending while the new worker takes the batch over (its retry runs, or has finished):
-        // a second transaction sent now would be mined too, and the nonce count below would show it.
-        await waitFor('the restarted worker to take the batch over', async () => {
-          const now = await batchActivity();
-          return !now || now.activityId !== atKill.activityId || ((now.attempt ?? 0) >= 2 && now.state === STARTED) ? true : undefined;
-        });
-        await new Promise((r) => setTimeout(r, 3_000));
+        // The new worker reaches the chain through a recorder: the test sees what it asks.
+        worker = (await spawnWorkerProcess({ ...env, ATELIER_ETH_RPC_URL: watched.url })).child;
+        // Still pending while the new worker takes the batch over: it must wait for the transaction
+        // sent before the kill (a second receipt query for it: it looked once and kept waiting), not
+        // send another, nor give the batch up.
+        const restarted = await waitFor(
+          'the restarted worker to wait for the batch transaction, or to send one',
+          async () => {
+            if (watched.callsOf('eth_sendRawTransaction').length > 0) return 'sent a transaction';
+            if (watched.callsOf('eth_getTransactionReceipt', sent.hash).length >= 2) return 'waits for the batch transaction';
+            const now = await batchActivity();
+            return !now || now.activityId !== atKill.activityId ? 'the batch wait ended before anything was mined' : undefined;
+          },
+          120_000,
+        );
+        expect((await pooledTxsOf(signer.address)).map((tx) => tx.hash), "the signer's transactions in the pool").toEqual([sent.hash]);
+        expect(watched.callsOf('eth_sendRawTransaction'), 'transactions the restarted worker sent').toEqual([]);
+        expect(restarted).toBe('waits for the batch transaction');
         await rpc('evm_mine');
         await rpc('evm_setAutomine', [true]);
 
@@ -189,6 +205,7 @@ describe('minter workflow', () => {
       } finally {
         await rpc('evm_setAutomine', [true]);
         await killProcess(worker);
+        await watched.close();
       }
     },
     300_000,
