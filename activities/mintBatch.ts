@@ -19,6 +19,7 @@ import {
   sortBatchByAssetId,
 } from '../contracts/index.ts';
 import { heartbeatWhile } from './heartbeat.ts';
+import { kuboSignal } from './kubo.ts';
 import { existingMint } from './mint.ts';
 import { mintRequestSignalName } from '../common/mint.ts';
 import type { MintRequest, MinterInput, MinterSettings } from '../common/mint.ts';
@@ -192,7 +193,7 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
       if (toMint.length === 0) return prepared;
       const sorted = sortBatchByAssetId(toMint.map((item) => ({ ...item, assetId: item.id }))).map((item) => ({ ...item, assetId: item.assetId.toString() }));
       const { cid } = await heartbeatWhile(
-        () => pinBatchDirectory(kubo, sorted.map((item) => item.metadataCid), { signal: Context.current().cancellationSignal }),
+        () => pinBatchDirectory(kubo, sorted.map((item) => item.metadataCid), { signal: kuboSignal() }),
         () => ({ pinning: sorted.length }),
       );
       prepared.batch = { recipient: sorted[0]!.recipient, assetIds: sorted.map((item) => item.assetId), rootCid: cid.toString() };
