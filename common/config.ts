@@ -44,6 +44,8 @@ const variables = {
   },
   ATELIER_CONFIRMATIONS: { schema: z.coerce.number().int().min(1).max(64), default: '1', example: '1' },
   ATELIER_AVIF: { schema: bool, default: 'false', example: 'true' },
+  // Activities one worker runs at once (workers/worker.ts says why it is not the SDK's 100).
+  ATELIER_WORKER_MAX_ACTIVITIES: { schema: z.coerce.number().int().min(1).max(1000), default: '8', example: '8' },
   // Batch minting (workflows/minter.ts, docs/minting.md): batch size, how long the first request waits for
   // more, when a transaction that is not mined gets replaced, and how many batches one minter run holds.
   ATELIER_MINT_BATCH_SIZE: { schema: z.coerce.number().int().min(1).max(128, 'expected at most 128 (MAX_BATCH_SIZE)'), default: '50', example: '50' },

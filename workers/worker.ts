@@ -24,6 +24,13 @@ export async function createAtelierWorker(config: Config, options: { workflowBun
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     dataConverter: { payloadConverterPath },
     activities,
+    // Not the SDK's 100. Temporal records an activity's start before handing it to a waiting poller
+    // and gives that write 1 s (matching's sync-match deadline); a write that lands later has marked
+    // the attempt started, yet the task is dropped and no worker runs it until its start-to-close or
+    // heartbeat timeout. Bursts of dozens of completions and starts queue the server's writes (the
+    // dev server has one history shard and one SQLite connection) past that second; a few slots keep
+    // the queue short and let tasks wait in the task queue instead, dispatched with a 10 s deadline.
+    maxConcurrentActivityTaskExecutions: config.ATELIER_WORKER_MAX_ACTIVITIES,
   });
   return {
     worker,
