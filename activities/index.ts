@@ -9,6 +9,7 @@ import { createMintActivities } from './mint.ts';
 import type { MintDependencies } from './mint.ts';
 import { createMintBatchActivities } from './mintBatch.ts';
 import type { MintBatchDependencies } from './mintBatch.ts';
+import { createMintRequestActivities } from './mintRequests.ts';
 import { createPinActivities } from './pin.ts';
 import { createConfirmActivities } from './confirm.ts';
 import type { ConfirmDependencies } from './confirm.ts';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createMintBatchActivities(deps),
     ...createTrustActivities(deps),
     ...createConfirmActivities(deps),
+    ...createMintRequestActivities(),
   };
 }
 

@@ -261,6 +261,7 @@ function closedWithoutResult(workflowId: string, description: WorkflowExecutionD
   const stage = (attributes.get(AtelierStage) as Stage | undefined) ?? 'failed';
   return {
     workflowId,
+    recipient: '',
     stage: finalStages.includes(stage) ? stage : 'failed',
     round: 0,
     draftCid: null,

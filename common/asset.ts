@@ -115,6 +115,8 @@ export interface MintReceipt {
 
 export interface AssetStatus {
   workflowId: string;
+  /** Who receives the token (from the spec). */
+  recipient: string;
   stage: Stage;
   round: number;
   draftCid: string | null;

@@ -48,6 +48,8 @@ export interface Queued {
   replyTo: string[];
   /** Workflow time the request arrived (ms), or came back to the queue. */
   receivedAt: number;
+  /** Checked with the asset's run (true), refused and dropped, or not checked yet (undefined). */
+  verified?: boolean;
   /** Batches it was taken out of again (a revert that named it), and when it may go in the next. */
   attempts?: number;
   retryAt?: number;
@@ -60,3 +62,6 @@ export interface MinterStatus {
   answered: number;
 }
 
+
+/** Whether a mint request comes from an approved asset run that is minting this very metadata. */
+export type MintRequestVerdict = { ok: true } | { ok: false; reason: string };

@@ -48,6 +48,7 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   const rule: ApprovalRule | null = spec.approval.policy === 'manual' ? spec.approval : null;
   const status: AssetStatus = {
     workflowId: workflowInfo().workflowId,
+    recipient: spec.recipient,
     stage: 'generating',
     round: 1,
     draftCid: null,

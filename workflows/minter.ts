@@ -8,6 +8,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -18,6 +19,8 @@ import type { Activities } from '../activities/index.ts';
 import type { BatchOutcome, PreparedBatch, SentTx } from '../activities/mintBatch.ts';
 import { mintRequestSignal, mintResultSignal, minterStatusQuery } from './messages.ts';
 
+/** Most requests waiting at once: a flood of requests cannot grow the minter's state without bound. */
+const MAX_QUEUED = 5_000;
 /** A minter that has had no request for this long completes; the next request starts a new run. */
 const IDLE_EXIT = '1 hour';
 /** Rounds of prepare -> send -> confirm for one batch before its requests fail. */
@@ -38,6 +41,8 @@ const { awaitMintBatch } = proxyActivities<Activities>({
   heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
+// Reads of the asset runs' own status: quick, retried until their workers answer.
+const { verifyMintRequests } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } });
 // Quick and idempotent (a duplicate request only adds its reply address): a slow attempt is retried.
 const { requestMint } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
@@ -51,13 +56,21 @@ export async function minter(input: MinterInput): Promise<{ batches: number; ans
   let batches = 0;
   let answered = 0;
 
-  setHandler(mintRequestSignal, ({ replyTo, ...request }) => {
+  // Requests are checked with the asset's own run before they may join a batch (runs begun before
+  // this check took them as they came).
+  const verifies = patched('verify-mint-requests');
+  setHandler(mintRequestSignal, (raw: unknown) => {
+    const checked = mintRequestShape(raw, verifies);
+    if (typeof checked === 'string') return void log.warn('mint request refused', { reason: checked });
+    const { replyTo, ...request } = checked;
     const known = queue.find((q) => q.request.assetId === request.assetId) ?? inFlight?.items.find((q) => q.request.assetId === request.assetId);
     if (known) {
-      if (!known.replyTo.includes(replyTo)) known.replyTo.push(replyTo);
+      // The same asset asked again (a retry, or after continue-as-new): one entry, answered once.
+      if (!known.replyTo.includes(replyTo) && known.replyTo.length < 4) known.replyTo.push(replyTo);
       return;
     }
-    queue.push({ request, replyTo: [replyTo], receivedAt: Date.now() });
+    if (queue.length >= MAX_QUEUED) return void log.warn('mint request refused: the queue is full', { assetId: request.assetId });
+    queue.push({ request, replyTo: [replyTo], receivedAt: Date.now(), verified: verifies ? undefined : true });
   });
   setHandler(minterStatusQuery, () => ({
     queued: queue.length,
@@ -89,20 +102,44 @@ export async function minter(input: MinterInput): Promise<{ batches: number; ans
    */
   async function nextBatch(): Promise<Queued[] | undefined> {
     for (;;) {
+      if (queue.some((q) => q.verified === undefined)) {
+        await verifyQueued();
+        continue;
+      }
       const now = Date.now();
       const isEligible = (q: Queued) => q.retryAt === undefined || q.retryAt <= now;
-      const eligible = queue.filter(isEligible);
+      const eligible = queue.filter((q) => q.verified && isEligible(q));
       const recipient = fullRecipient(eligible) ?? eligible.find((q) => dueAt(q) <= now)?.request.recipient;
       if (recipient) {
         const taken = eligible.filter((q) => q.request.recipient === recipient).slice(0, settings.batchSize);
         for (const item of taken) queue.splice(queue.indexOf(item), 1);
         return taken;
       }
-      // Only a full group or the clock can start a batch: one timer per wait, not one per request.
+      // Only a full group, the clock or a request to check can start a batch: one timer per wait.
+      const unchecked = () => queue.some((q) => q.verified === undefined);
       const wakeAt = Math.min(...queue.map(dueAt));
-      if (Number.isFinite(wakeAt)) await condition(() => fullRecipient(queue.filter(isEligible)) !== undefined, Math.max(1, wakeAt - now));
+      if (Number.isFinite(wakeAt)) await condition(() => unchecked() || fullRecipient(queue.filter((q) => q.verified && isEligible(q))) !== undefined, Math.max(1, wakeAt - now));
       else if (!(await condition(() => queue.length > 0, IDLE_EXIT)) && queue.length === 0) return undefined;
     }
+  }
+
+  /** Asks each new request's asset run whether it is approved and minting this metadata; refuses the rest. */
+  async function verifyQueued(): Promise<void> {
+    const unchecked = queue.filter((q) => q.verified === undefined);
+    const verdicts = await verifyMintRequests({ requests: unchecked.map((q) => ({ ...q.request, replyTo: q.replyTo[0]! })) });
+    const refused: Queued[] = [];
+    unchecked.forEach((item, i) => {
+      const verdict = verdicts[i];
+      if (verdict?.ok) return void (item.verified = true);
+      refused.push(item);
+      queue.splice(queue.indexOf(item), 1);
+      log.warn('mint request refused after checking with its asset run', { assetId: item.request.assetId, reason: verdict?.reason });
+    });
+    const reasonOf = (id: string) => {
+      const verdict = verdicts[unchecked.findIndex((q) => q.request.assetId === id)];
+      return verdict && !verdict.ok ? verdict.reason : 'refused';
+    };
+    await answer(refused, (id) => ({ ok: false, type: 'MintRequestRefused', reason: reasonOf(id) }));
   }
 
   function dueAt(item: Queued): number {
@@ -205,15 +242,54 @@ export async function minter(input: MinterInput): Promise<{ batches: number; ans
  * `mintResult` signal. An asset already on chain is answered at once by the activity.
  */
 export async function mintThroughMinter(request: Omit<MintRequest, 'assetId' | 'replyTo'>): Promise<MintReceipt> {
-  let answer: MintAnswer | undefined;
-  setHandler(mintResultSignal, (received) => void (answer ??= received));
-  for (;;) {
-    const { found } = await requestMint({ ...request, replyTo: workflowInfo().workflowId });
-    if (found) return found;
-    if (await condition(() => answer !== undefined, ASK_AGAIN_AFTER)) break;
-    log.warn('no answer from the minter yet; asking again');
+  // Anyone can signal this run: only an answer about its own asset counts (it may come before the
+  // request's activity reports the asset id), and a token it names is believed only after the run's
+  // own chain read (assetLifecycle's confirmMint).
+  let answers: MintAnswer[] = [];
+  setHandler(mintResultSignal, (received: unknown) => {
+    const checked = mintAnswerShape(received);
+    if (typeof checked === 'string') return void log.warn('mint result ignored', { reason: checked });
+    answers = [...answers.slice(-9), checked];
+  });
+  for (let refusals = 0; ; ) {
+    const asked = await requestMint({ ...request, replyTo: workflowInfo().workflowId });
+    if (asked.found) return asked.found;
+    const mine = () => answers.find((a) => a.assetId === asked.assetId);
+    if (!(await condition(() => mine() !== undefined, ASK_AGAIN_AFTER))) {
+      log.warn('no answer from the minter yet; asking again');
+      continue;
+    }
+    const received = mine()!;
+    answers = answers.filter((a) => a !== received);
+    if (received.ok) return received.mint;
+    // A refusal could be forged: ask again, a few times, before the run believes it.
+    if (++refusals >= 3) throw ApplicationFailure.nonRetryable(received.reason, received.type);
+    log.warn('the minter answered without a token; asking again', { reason: received.reason });
   }
-  const received = answer!;
-  if (!received.ok) throw ApplicationFailure.nonRetryable(received.reason, received.type);
-  return received.mint;
+}
+
+function mintAnswerShape(raw: unknown): MintAnswer | string {
+  if (typeof raw !== 'object' || raw === null) return 'an answer must be an object';
+  const r = raw as Record<string, unknown>;
+  if (typeof r.assetId !== 'string') return 'an answer names its asset id';
+  if (r.ok === true && typeof r.mint === 'object' && r.mint !== null && typeof (r.mint as MintReceipt).tokenId === 'string') return r as unknown as MintAnswer;
+  if (r.ok === false && typeof r.reason === 'string' && typeof r.type === 'string') {
+    return { ok: false, assetId: r.assetId, type: r.type.slice(0, 100), reason: r.reason.slice(0, 2000) };
+  }
+  return 'an answer is { ok: true, mint } or { ok: false, type, reason }';
+}
+
+/** A mint request as the signal brought it, checked field by field; a string says why it is refused. */
+function mintRequestShape(raw: unknown, assetRunsOnly: boolean): MintRequest | string {
+  if (typeof raw !== 'object' || raw === null) return 'a mint request must be an object';
+  const r = raw as Record<string, unknown>;
+  const text = (field: string, pattern: RegExp) => typeof r[field] === 'string' && pattern.test(r[field] as string);
+  if (!text('assetId', /^[0-9]{1,78}$/)) return '"assetId" must be a decimal asset id';
+  if (!text('collectionId', /^[a-z0-9][a-z0-9-]{0,62}$/) || !text('assetKey', /^[A-Za-z0-9_-]{1,64}$/)) return '"collectionId" and "assetKey" must name an asset';
+  if (!text('recipient', /^0x[0-9a-fA-F]{40}$/)) return '"recipient" must be an address';
+  if (!text('metadataCid', /^b[a-z2-7]{20,100}$/)) return '"metadataCid" must be a CIDv1 (base32)';
+  // Runs begun before requests were checked with their asset runs answered any workflow.
+  if (!text('replyTo', assetRunsOnly ? /^asset:[^:]{1,64}:[^:]{1,64}$/ : /^.{1,300}$/)) return '"replyTo" must be an asset workflow id';
+  const { assetId, collectionId, assetKey, recipient, metadataCid, replyTo } = r as unknown as MintRequest;
+  return { assetId, collectionId, assetKey, recipient, metadataCid, replyTo };
 }

@@ -5,7 +5,8 @@
 // the real stack). Requesters are tiny workflows (requester.ts) that keep every answer they get.
 //
 // With ATELIER_SAVE_HISTORIES=1 the continue-as-new test also saves its first run's history as
-// test/histories/minter-batches.json for the replay test.
+// test/histories/minter-verified.json for the replay test (minter-batches.json is the same run from
+// before requests were checked with their asset runs).
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { createMintBatchActivities } from '../../activities/mintBatch.ts';
-import type { MintAnswer, MintRequest, MinterInput, MinterSettings } from '../../common/mint.ts';
+import type { MintAnswer, MintRequest, MintRequestVerdict, MinterInput, MinterSettings } from '../../common/mint.ts';
 import { projectRoot } from '../../common/config.ts';
 import { minterStatusQuery, mintRequestSignal } from '../../workflows/messages.ts';
 import type { minter } from '../../workflows/minter.ts';
@@ -34,7 +35,7 @@ type MintBatchActivities = ReturnType<typeof createMintBatchActivities>;
 
 /** One stand-in activity call, at the test server's (virtual) time. */
 interface Call {
-  activity: 'prepareMintBatch' | 'sendMintBatch' | 'awaitMintBatch';
+  activity: 'prepareMintBatch' | 'sendMintBatch' | 'awaitMintBatch' | 'verifyMintRequests';
   minterId: string;
   runId: string;
   at: number;
@@ -78,7 +79,13 @@ const chainStandIns = {
       })),
     };
   },
-} satisfies Pick<MintBatchActivities, 'prepareMintBatch' | 'sendMintBatch' | 'awaitMintBatch'>;
+  /** The asset runs' answer: every request is from a minting run, except those the test forged. */
+  async verifyMintRequests({ requests }: { requests: MintRequest[] }): Promise<MintRequestVerdict[]> {
+    await record('verifyMintRequests', requests.map((r) => r.assetId));
+    return requests.map((r) => (forged.has(r.assetId) ? { ok: false, reason: `no running asset run ${r.replyTo}` } : { ok: true }));
+  },
+} satisfies Pick<MintBatchActivities, 'prepareMintBatch' | 'sendMintBatch' | 'awaitMintBatch'> & Record<string, unknown>;
+const forged = new Set<string>();
 
 beforeAll(async () => {
   env = await createTimeSkippingEnv();
@@ -109,7 +116,7 @@ async function requesters(count: number, recipient: string): Promise<MintRequest
   return Promise.all(
     Array.from({ length: count }, async () => {
       const assetId = String(nextAsset++);
-      const workflowId = `requester:${assetId}:${randomUUID().slice(0, 8)}`;
+      const workflowId = `asset:timeskip:${assetId}`;
       await env.client.workflow.start('mintRequester', { taskQueue: requesterWorker.taskQueue, workflowId });
       return { assetId, collectionId: 'timeskip', assetKey: assetId, recipient, metadataCid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', replyTo: workflowId };
     }),
@@ -177,6 +184,24 @@ describe('minter in virtual time (time-skipping test server)', () => {
     await expectEachAnsweredOnce(requests);
   });
 
+  it('mints only requests their asset runs vouch for: a forged one is refused and answered, the rest are minted', async () => {
+    const subject = newMinter({ batchSize: 50, batchWaitMs: MINUTE });
+    const requests = await requesters(3, '0x70997970c51812dc3a010c7d01b50e0d17dc79c8');
+    forged.add(requests[1]!.assetId);
+    const handle = await sendRequests(subject.minterId, subject.input, requests);
+    // Malformed requests are refused by the handler, without failing a workflow task.
+    await handle.signal(mintRequestSignal, null as never);
+    await handle.signal(mintRequestSignal, { ...requests[0]!, assetId: 'not-a-number' });
+    await env.sleep(2 * MINUTE); // past the batch window, in virtual time
+    await waitFor('the batch to be sent', async () => (subject.calls('sendMintBatch').length > 0 ? true : undefined), 60_000);
+    expect(subject.calls('sendMintBatch').map((c) => sorted(c.assetIds))).toEqual([sorted([requests[0]!.assetId, requests[2]!.assetId])]);
+    await expectEachAnsweredOnce([requests[0]!, requests[2]!]);
+    const refused = await waitFor('the forged request to be answered', async () => ((await answersOf(requests[1]!)).length > 0 ? answersOf(requests[1]!) : undefined));
+    expect(refused).toEqual([{ assetId: requests[1]!.assetId, ok: false, type: 'MintRequestRefused', reason: expect.stringMatching(/no running asset run/) }]);
+    const history = await handle.fetchHistory();
+    expect((history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
+  });
+
   it('sends a full batch at once, without waiting for the window', async () => {
     const subject = newMinter({ batchSize: 3, batchWaitMs: 10 * MINUTE });
     const requests = await requesters(3, '0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc');
@@ -235,7 +260,7 @@ describe('minter in virtual time (time-skipping test server)', () => {
 
     if (process.env.ATELIER_SAVE_HISTORIES) {
       const json = JSON.stringify(JSON.parse(historyToJSON(await firstRun.fetchHistory())), null, 2);
-      fs.writeFileSync(path.join(projectRoot, 'test', 'histories', 'minter-batches.json'), json + '\n');
+      fs.writeFileSync(path.join(projectRoot, 'test', 'histories', 'minter-verified.json'), json + '\n');
     }
   });
 
