@@ -157,6 +157,17 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
     return { status: 'sent', tx };
   }
 
+  /** Whether Kubo holds the block; false only when it says so (an unreachable Kubo throws, and is retried). */
+  async function onNode(cid: string): Promise<boolean> {
+    try {
+      await kubo.block.stat(CID.parse(cid), { signal: kuboSignal() });
+      return true;
+    } catch (error) {
+      if (/not found/i.test((error as Error).message)) return false;
+      throw error;
+    }
+  }
+
   return {
     /** The asset workflow's request: answered at once when the asset is on chain, else handed to the minter. */
     async requestMint(request: Omit<MintRequest, 'assetId'>): Promise<{ assetId: string; minterId: string | null; found: MintReceipt | null }> {
@@ -188,7 +199,10 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
         const found = await existingMint(onChain, BigInt(item.assetId));
         if (found) prepared.minted.push({ assetId: item.assetId, mint: found });
         else if (!isCid(item.metadataCid)) prepared.rejected.push({ assetId: item.assetId, reason: `metadata CID ${item.metadataCid} is not a CID` });
-        else toMint.push({ ...item, id: BigInt(item.assetId) });
+        else if (!(await onNode(item.metadataCid))) {
+          // No retry brings it back, and waiting for it would hold every later batch.
+          prepared.rejected.push({ assetId: item.assetId, reason: `metadata ${item.metadataCid} is not on the IPFS node; pin it and mint again` });
+        } else toMint.push({ ...item, id: BigInt(item.assetId) });
       }
       if (toMint.length === 0) return prepared;
       const sorted = sortBatchByAssetId(toMint.map((item) => ({ ...item, assetId: item.id }))).map((item) => ({ ...item, assetId: item.assetId.toString() }));
