@@ -5,16 +5,35 @@
 // real ones; the real-stack tests cover those.
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import proto from '@temporalio/proto';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundle } from '@temporalio/worker';
+import { atelierSearchAttributes } from '../../common/searchAttributes.ts';
 import { ensureTimeSkippingServer } from '../../scripts/lib/testServer.ts';
 import { payloadConverterPath } from '../../workers/worker.ts';
 import { workflowBundle } from './harness.ts';
 
-/** A fresh time-skipping server (about half a second to start) and its clients. */
+/**
+ * A fresh time-skipping server (about half a second to start) and its clients, with Atelier's
+ * search attributes registered as the stack does: the asset workflow upserts them, and the test
+ * server refuses a workflow task that sets an unknown one.
+ */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const launcher = await ensureTimeSkippingServer((line) => console.log(`[test-server] ${line}`));
-  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: launcher } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: launcher } } });
+  const { IndexedValueType } = proto.temporal.api.enums.v1;
+  const types: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = { KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, INT: IndexedValueType.INDEXED_VALUE_TYPE_INT };
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      atelierSearchAttributes.map((key) => {
+        const type = types[key.type];
+        if (type === undefined) throw new Error(`search attribute ${key.name}: no indexed value type for ${key.type} here`);
+        return [key.name, type];
+      }),
+    ),
+  });
+  return env;
 }
 
 const extraBundles = new Map<string, Promise<WorkflowBundle>>();
