@@ -85,6 +85,11 @@ export class Stack {
               '--http-port', String(httpPort),
               '--metrics-port', String(metricsPort),
               '--db-filename', this.temporalDbFile,
+              // The dev server writes through one SQLite connection; a write-ahead log without a sync per
+              // commit keeps "task started" writes inside the server's 1 s sync-match deadline under load
+              // (past it, a task is dropped and waits out its whole timeout).
+              '--sqlite-pragma', 'journal_mode=wal',
+              '--sqlite-pragma', 'synchronous=normal',
               '--namespace', c.ATELIER_TEMPORAL_NAMESPACE,
               '--log-level', 'warn',
               ...atelierSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=${cliTypeName(key.type)}`]),
