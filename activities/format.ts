@@ -5,6 +5,8 @@ import type { KuboRPCClient } from 'kubo-rpc-client';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import type { AssetSpec, ContentRef, Draft, FormattedAsset, Rendition, RenditionName } from '../common/asset.ts';
+import type { DecisionRecord } from '../common/decision.ts';
+import { decisionMessage } from '../common/decision.ts';
 import { addContent, readVerified } from './kubo.ts';
 
 export interface FormatDependencies {
@@ -16,7 +18,8 @@ export interface FormatDependencies {
 export interface FormatInput {
   spec: AssetSpec;
   draft: Draft;
-  approval: { by: string; via: string; at: string; round: number };
+  /** The accepted decision, with the approver's signature when it was signed. */
+  approval: Pick<DecisionRecord, 'by' | 'via' | 'at' | 'round' | 'comment' | 'proof'>;
   workflowId: string;
 }
 
@@ -103,6 +106,17 @@ function erc721Metadata(
         approvedAt: approval.at,
         round: approval.round,
         workflowId,
+        // Anyone can check who approved this image: ed25519 over `signedMessage` with `publicKey`.
+        approvalSignature: approval.proof
+          ? {
+              scheme: approval.proof.scheme,
+              signer: approval.proof.signer,
+              publicKey: approval.proof.publicKey,
+              signature: approval.proof.signature,
+              signedMessage: new TextDecoder().decode(decisionMessage(workflowId, { ...approval, draftCid: draft.cid }, 'approve')),
+            }
+          : null,
+        approvalSigned: Boolean(approval.proof),
       },
     },
   };

@@ -143,6 +143,9 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
       if (reverted?.name === 'AssetAlreadyMinted') {
         const raced = await existingMint(onChain, assetId);
         if (raced) return raced;
+        // Minted only in the pending block: a transaction sent before a crash (whose hash never
+        // reached the server) is about to mint it. The next attempt finds its token.
+        throw ApplicationFailure.retryable(`asset ${assetId} is being minted by a pending transaction; waiting for it`, 'MintPending');
       }
       if (reverted || (error as { code?: string }).code === 'CALL_EXCEPTION') {
         throw ApplicationFailure.nonRetryable(
