@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { maskUrl, secretVariableNames } from './redact.ts';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -73,7 +74,7 @@ const variables = {
   ATELIER_SLACK_APP_PUBLIC_KEY: { schema: z.string().regex(/^[0-9a-f]{64}$/, 'expected an ed25519 public key: 64 lowercase hex digits').optional(), default: undefined, example: '<publicKey from atelier keys new slack-app>' },
 } as const;
 
-const secretVariables = new Set(['ATELIER_SIGNER_KEY', 'ATELIER_OPENAI_API_KEY', 'ATELIER_SLACK_BOT_TOKEN', 'ATELIER_SLACK_SIGNING_SECRET', 'ATELIER_SLACK_APP_TOKEN', 'ATELIER_SLACK_DECISION_KEY']);
+const secretVariables = new Set<string>(secretVariableNames);
 
 type Variables = typeof variables;
 export type Config = { [K in keyof Variables]: z.output<Variables[K]['schema']> } & {
@@ -99,8 +100,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       values[name] = result.data;
     } else {
       const why = result.error.issues.map((i) => i.message).join('; ');
-      // Keys and tokens are never echoed, not even malformed ones.
-      const shown = secretVariables.has(name) ? '(value not shown)' : JSON.stringify(raw);
+      // Keys and tokens are never echoed, not even malformed ones; nor are a URL's credentials
+      // (userinfo, query string, key-like path segments such as /v3/<key>).
+      const shown = secretVariables.has(name) ? '(value not shown)' : JSON.stringify(raw !== undefined && name.endsWith('_URL') ? maskUrl(raw) : raw);
       problems.push(`${name}=${shown}: ${why} (example: ${name}=${spec.example})`);
     }
   }
