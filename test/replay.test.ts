@@ -1,7 +1,8 @@
 // Runs that wait days outlive deploys: today's workflow code must replay yesterday's histories.
 // Histories are refreshed with `ATELIER_SAVE_HISTORIES=1 npx vitest run test/lifecycle.test.ts`, the
 // minter's (minter-batches.json: a full batch, a batch window, answers, continue-as-new) with
-// `ATELIER_SAVE_HISTORIES=1 npx vitest run test/timeskip/minter.test.ts`
+// `ATELIER_SAVE_HISTORIES=1 npx vitest run test/timeskip/minter.test.ts`, and an asset minted in batch
+// mode through the minter (batch-mode.json) with `ATELIER_SAVE_HISTORIES=1 npx vitest run test/batchHistory.test.ts`
 // (add, never replace, when the workflow changes: old ones are what running workflows look like).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,7 @@ const saved = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.json'));
 describe('replay of saved histories', () => {
   it('has histories of every ending to replay', () => {
     expect(saved).toEqual(
-      expect.arrayContaining(['approved-from-cli.json', 'rejected-then-approved.json', 'expired.json', 'auto-policy.json', 'minter-batches.json']),
+      expect.arrayContaining(['approved-from-cli.json', 'rejected-then-approved.json', 'expired.json', 'auto-policy.json', 'minter-batches.json', 'batch-mode.json']),
     );
   });
 
