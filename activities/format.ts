@@ -7,6 +7,7 @@ import type { Sharp } from 'sharp';
 import type { AssetSpec, ContentRef, Draft, FormattedAsset, Rendition, RenditionName } from '../common/asset.ts';
 import type { DecisionRecord } from '../common/decision.ts';
 import { decisionMessage } from '../common/decision.ts';
+import { heartbeatWhile } from './heartbeat.ts';
 import { addContent, readVerified } from './kubo.ts';
 
 export interface FormatDependencies {
@@ -37,42 +38,47 @@ const recipes: Record<RenditionName, { width: number | null; mimeType: string; e
 
 export function createFormatActivities({ kubo, avif }: FormatDependencies) {
   return {
-    async formatAsset({ spec, draft, approval, workflowId }: FormatInput): Promise<FormattedAsset> {
-      if (draft.bytes > limits.maxDraftBytes) {
-        throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${draft.bytes} bytes, over ${limits.maxDraftBytes}`, 'ImageTooLarge');
-      }
-      const source = await readVerified(kubo, draft);
-      const meta = await sharp(source).metadata();
-      if (!meta.format || !draftFormats.includes(meta.format)) {
-        throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${meta.format ?? 'not an image'}; expected png, jpeg or webp`, 'UnsupportedImage');
-      }
-      if (!meta.width || !meta.height || meta.width > limits.maxDimension || meta.height > limits.maxDimension) {
-        throw ApplicationFailure.nonRetryable(`draft is ${meta.width}x${meta.height}; at most ${limits.maxDimension} px a side`, 'ImageTooLarge');
-      }
-      const wanted = spec.renditions.filter((name) => name !== 'avif-1024' || avif);
-      const renditions: Rendition[] = [];
-      for (const name of wanted) {
-        const recipe = recipes[name];
-        // The original keeps the approved bytes when they already are PNG: the approved draft is the image.
-        const bytes =
-          name === 'original' && meta.format === 'png'
-            ? source
-            : await recipe
-                .encode(sharp(source).resize(recipe.width ? { width: recipe.width, height: recipe.width, fit: 'inside', withoutEnlargement: true } : undefined))
-                .toBuffer();
-        if (bytes.byteLength > limits.maxRenditionBytes) {
-          throw ApplicationFailure.nonRetryable(`rendition ${name} is ${bytes.byteLength} bytes, over ${limits.maxRenditionBytes}`, 'ImageTooLarge');
-        }
-        const out = await sharp(bytes).metadata();
-        const ref = await addContent(kubo, bytes, { pin: false });
-        renditions.push({ ...ref, name, mimeType: recipe.mimeType, width: out.width!, height: out.height! });
-      }
-      const image = renditions.find((r) => r.name === 'original') ?? renditions[0]!;
-      const metadata = erc721Metadata(spec, draft, approval, workflowId, image, renditions);
-      const metadataRef: ContentRef = await addContent(kubo, Buffer.from(JSON.stringify(metadata, null, 2)), { pin: false });
-      return { renditions, metadata: metadataRef };
+    /** Heartbeats throughout: under its heartbeat timeout a lost or dead attempt is retried in seconds. */
+    async formatAsset(input: FormatInput): Promise<FormattedAsset> {
+      return heartbeatWhile(() => format(input));
     },
   };
+
+  async function format({ spec, draft, approval, workflowId }: FormatInput): Promise<FormattedAsset> {
+    if (draft.bytes > limits.maxDraftBytes) {
+      throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${draft.bytes} bytes, over ${limits.maxDraftBytes}`, 'ImageTooLarge');
+    }
+    const source = await readVerified(kubo, draft);
+    const meta = await sharp(source).metadata();
+    if (!meta.format || !draftFormats.includes(meta.format)) {
+      throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${meta.format ?? 'not an image'}; expected png, jpeg or webp`, 'UnsupportedImage');
+    }
+    if (!meta.width || !meta.height || meta.width > limits.maxDimension || meta.height > limits.maxDimension) {
+      throw ApplicationFailure.nonRetryable(`draft is ${meta.width}x${meta.height}; at most ${limits.maxDimension} px a side`, 'ImageTooLarge');
+    }
+    const wanted = spec.renditions.filter((name) => name !== 'avif-1024' || avif);
+    const renditions: Rendition[] = [];
+    for (const name of wanted) {
+      const recipe = recipes[name];
+      // The original keeps the approved bytes when they already are PNG: the approved draft is the image.
+      const bytes =
+        name === 'original' && meta.format === 'png'
+          ? source
+          : await recipe
+              .encode(sharp(source).resize(recipe.width ? { width: recipe.width, height: recipe.width, fit: 'inside', withoutEnlargement: true } : undefined))
+              .toBuffer();
+      if (bytes.byteLength > limits.maxRenditionBytes) {
+        throw ApplicationFailure.nonRetryable(`rendition ${name} is ${bytes.byteLength} bytes, over ${limits.maxRenditionBytes}`, 'ImageTooLarge');
+      }
+      const out = await sharp(bytes).metadata();
+      const ref = await addContent(kubo, bytes, { pin: false });
+      renditions.push({ ...ref, name, mimeType: recipe.mimeType, width: out.width!, height: out.height! });
+    }
+    const image = renditions.find((r) => r.name === 'original') ?? renditions[0]!;
+    const metadata = erc721Metadata(spec, draft, approval, workflowId, image, renditions);
+    const metadataRef: ContentRef = await addContent(kubo, Buffer.from(JSON.stringify(metadata, null, 2)), { pin: false });
+    return { renditions, metadata: metadataRef };
+  }
 }
 
 /** OpenSea-style ERC-721 metadata with the provenance a collector can check. Key order is fixed. */

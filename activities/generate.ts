@@ -25,24 +25,30 @@ export interface GenerateInput {
 
 export function createGenerateActivities({ kubo, openai }: GenerateDependencies) {
   return {
-    async generateDraft({ spec, round, feedback }: GenerateInput): Promise<Draft> {
-      const { image, inputs } =
-        spec.generator.kind === 'layers'
-          ? await composeLayers(loadLayerSet(spec.generator.layerSet), spec.generator, round, feedback)
-          : await generateWithOpenAI(openai, spec.generator.prompt, feedback);
-      const meta = await sharp(image).metadata().catch(() => undefined);
-      if (!meta?.format || !draftFormats.includes(meta.format) || !meta.width || !meta.height) {
-        throw ApplicationFailure.nonRetryable(`generator returned an unsupported image (${meta?.format ?? 'unreadable'})`, 'UnsupportedImage');
-      }
-      if (image.byteLength > limits.maxDraftBytes) {
-        throw ApplicationFailure.nonRetryable(`generated image is ${image.byteLength} bytes, over the ${limits.maxDraftBytes} limit`, 'ImageTooLarge');
-      }
-      // Drafts stay pinned: the history refers to every round's draft.
-      const ref = await addContent(kubo, image, { pin: true });
-      log.info('draft generated', { cid: ref.cid, round });
-      return { ...ref, width: meta.width, height: meta.height, inputs };
+    /** Heartbeats throughout: under its heartbeat timeout a lost or dead attempt is retried in seconds. */
+    async generateDraft(input: GenerateInput): Promise<Draft> {
+      return generate(input);
     },
   };
+
+  async function generate({ spec, round, feedback }: GenerateInput): Promise<Draft> {
+    const generator = spec.generator;
+    const { image, inputs } =
+      generator.kind === 'layers'
+        ? await heartbeatWhile(() => composeLayers(loadLayerSet(generator.layerSet), generator, round, feedback))
+        : await generateWithOpenAI(openai, generator.prompt, feedback);
+    const meta = await sharp(image).metadata().catch(() => undefined);
+    if (!meta?.format || !draftFormats.includes(meta.format) || !meta.width || !meta.height) {
+      throw ApplicationFailure.nonRetryable(`generator returned an unsupported image (${meta?.format ?? 'unreadable'})`, 'UnsupportedImage');
+    }
+    if (image.byteLength > limits.maxDraftBytes) {
+      throw ApplicationFailure.nonRetryable(`generated image is ${image.byteLength} bytes, over the ${limits.maxDraftBytes} limit`, 'ImageTooLarge');
+    }
+    // Drafts stay pinned: the history refers to every round's draft.
+    const ref = await heartbeatWhile(() => addContent(kubo, image, { pin: true }));
+    log.info('draft generated', { cid: ref.cid, round });
+    return { ...ref, width: meta.width, height: meta.height, inputs };
+  }
 }
 
 /** `layer=option` pairs in feedback change those traits; any other feedback asks for a new draw. */

@@ -12,12 +12,20 @@ export const HEARTBEAT_EVERY_MS = 1_000;
  */
 export async function heartbeatWhile<T>(work: Promise<T> | (() => Promise<T>), details?: () => unknown): Promise<T> {
   const context = Context.current();
-  const beat = () => context.heartbeat(details?.());
+  // Nested waits: only the innermost reports, so its details are not overwritten by an outer one.
+  const level = (depths.get(context) ?? 0) + 1;
+  depths.set(context, level);
+  const beat = () => {
+    if (depths.get(context) === level) context.heartbeat(details?.());
+  };
   beat();
   const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
   try {
     return await (typeof work === 'function' ? work() : work);
   } finally {
     clearInterval(timer);
+    depths.set(context, level - 1);
   }
 }
+
+const depths = new WeakMap<Context, number>();

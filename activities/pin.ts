@@ -2,6 +2,7 @@
 import type { KuboRPCClient } from 'kubo-rpc-client';
 import { CID } from 'multiformats/cid';
 import type { ContentRef } from '../common/asset.ts';
+import { heartbeatWhile } from './heartbeat.ts';
 import { kuboSignal, readVerified } from './kubo.ts';
 
 export interface PinInput {
@@ -12,11 +13,13 @@ export function createPinActivities({ kubo }: { kubo: KuboRPCClient }) {
   return {
     /** Idempotent: pinning pinned content is a no-op, and CIDs name content, not uploads. */
     async pinAsset({ contents }: PinInput): Promise<{ pinned: string[] }> {
-      for (const content of contents) {
-        await kubo.pin.add(CID.parse(content.cid), { recursive: true, signal: kuboSignal() });
-        await readVerified(kubo, content);
-      }
-      return { pinned: contents.map((c) => c.cid) };
+      return heartbeatWhile(async () => {
+        for (const content of contents) {
+          await kubo.pin.add(CID.parse(content.cid), { recursive: true, signal: kuboSignal() });
+          await readVerified(kubo, content);
+        }
+        return { pinned: contents.map((c) => c.cid) };
+      });
     },
   };
 }

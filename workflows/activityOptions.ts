@@ -4,11 +4,15 @@ import type { ActivityOptions } from '@temporalio/workflow';
 /** Bad input fails at once (non-retryable); anything else is an outage that only delays the run. */
 const untilBack = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
 
-/** CPU-bound image work (generate, format): Kubo or the generator being down only delays it. */
-export const imageWork: ActivityOptions = { startToCloseTimeout: '3 minutes', retry: untilBack };
+/**
+ * CPU-bound image work (generate, format): Kubo or the generator being down only delays it. The
+ * activities heartbeat every second, so an attempt the worker never got (or a dead worker's) is
+ * retried after 30 s, not after the whole start-to-close timeout.
+ */
+export const imageWork: ActivityOptions = { startToCloseTimeout: '3 minutes', heartbeatTimeout: '30s', retry: untilBack };
 
-/** Pinning: retried until Kubo answers again. */
-export const pinning: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: untilBack };
+/** Pinning: retried until Kubo answers again; heartbeats like image work. */
+export const pinning: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: untilBack };
 
 /** The chain: a short heartbeat, so that after a worker crash the next attempt starts soon. */
 export const chainWork: ActivityOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '10s', retry: untilBack };
