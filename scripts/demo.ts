@@ -68,7 +68,8 @@ const latest = new Map<string, AssetStatus>();
 const prompted = new Set<string>();
 for (;;) {
   await Promise.all(
-    workflowIds.map(async (id) => {
+    // Ended runs are not read again: 500 runs polled every 250 ms would load the dev server.
+    workflowIds.filter((id) => !finalStages.includes(latest.get(id)?.stage ?? 'generating')).map(async (id) => {
       const status = await client.status(id).catch(() => undefined);
       if (!status) return;
       const before = latest.get(id);
