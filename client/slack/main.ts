@@ -26,8 +26,8 @@ try {
     await atelier.close();
     process.exit(0);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);

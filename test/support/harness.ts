@@ -185,7 +185,7 @@ export async function pooledTxsOf(signer: string): Promise<{ hash: string; nonce
  */
 export async function recordedRpc(target = config.ATELIER_ETH_RPC_URL) {
   const calls: { method: string; params: unknown[] }[] = [];
-  const server = http.createServer(async (request, response) => {
+  const forward = async (request: http.IncomingMessage, response: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
@@ -201,7 +201,8 @@ export async function recordedRpc(target = config.ATELIER_ETH_RPC_URL) {
     } catch (error) {
       response.writeHead(502).end((error as Error).message);
     }
-  });
+  };
+  const server = http.createServer((request, response) => void forward(request, response));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
