@@ -30,6 +30,7 @@ const variables = {
   ATELIER_TEMPORAL_NAMESPACE: { schema: z.string().regex(/^[\w.-]+$/, 'expected a namespace name'), default: 'default', example: 'default' },
   ATELIER_TEMPORAL_UI_PORT: { schema: port, default: '8233', example: '8233' },
   ATELIER_TASK_QUEUE: { schema: z.string().min(1), default: 'atelier', example: 'atelier' },
+  ATELIER_LAYER_SETS_DIR: { schema: z.string().min(1), default: 'samples/collections', example: 'samples/collections' },
   ATELIER_KUBO_API_URL: { schema: httpUrl, default: 'http://127.0.0.1:5001', example: 'http://127.0.0.1:5001' },
   ATELIER_KUBO_GATEWAY_URL: { schema: httpUrl, default: 'http://127.0.0.1:8080', example: 'http://127.0.0.1:8080' },
   ATELIER_ETH_RPC_URL: { schema: httpUrl, default: 'http://127.0.0.1:8545', example: 'http://127.0.0.1:8545' },
