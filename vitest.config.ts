@@ -1,5 +1,16 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer } from 'vitest/node';
+import type { TestSpecification } from 'vitest/node';
 import { testEnv } from './test/support/env.ts';
+
+/** The default order, except test/secrets.test.ts last: it sweeps what every other file left behind. */
+class SecretsSweepLast extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const isSweep = (file: TestSpecification) => file.moduleId.replace(/\\/g, '/').endsWith('/test/secrets.test.ts');
+    return [...sorted.filter((f) => !isSweep(f)), ...sorted.filter(isSweep)];
+  }
+}
 
 export default defineConfig({
   test: {
@@ -9,6 +20,7 @@ export default defineConfig({
     globalSetup: ['test/globalSetup.ts'],
     // One file at a time: some tests stop servers, kill workers or pause mining on the shared stack.
     fileParallelism: false,
+    sequence: { sequencer: SecretsSweepLast },
     env: { ...testEnv },
     testTimeout: 120_000,
     hookTimeout: 180_000,
