@@ -28,3 +28,12 @@ export const notices: ActivityOptions = {
 
 /** Reading the worker's configuration: quick, retried until a worker answers. */
 export const configLookup: ActivityOptions = { startToCloseTimeout: '10s', retry: untilBack };
+
+/** A batch's chain steps (prepare, send): heartbeating, retried until the node and Kubo answer. */
+export const batchChainWork: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: untilBack };
+
+/** Waiting for a transaction: long, heartbeating every second, so a dead worker's wait moves on within 10 s. */
+export const chainWait: ActivityOptions = { startToCloseTimeout: '1 hour', heartbeatTimeout: '10s', retry: untilBack };
+
+/** Quick, idempotent calls (a request to the minter, reads of asset runs): a slow attempt is retried. */
+export const quickCalls: ActivityOptions = { startToCloseTimeout: '30s', retry: untilBack };

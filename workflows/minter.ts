@@ -17,6 +17,7 @@ import type { MintReceipt } from '../common/asset.ts';
 import type { MintAnswer, MintOutcome, MintRequest, MinterInput, MinterStatus, Queued } from '../common/mint.ts';
 import type { Activities } from '../activities/index.ts';
 import type { BatchOutcome, PreparedBatch, SentTx } from '../activities/mintBatch.ts';
+import { batchChainWork, chainWait, quickCalls } from './activityOptions.ts';
 import { mintRequestSignal, mintResultSignal, minterStatusQuery } from './messages.ts';
 
 /** Most requests waiting at once: a flood of requests cannot grow the minter's state without bound. */
@@ -30,24 +31,9 @@ const RETRY_NAMED_AFTER_MS = 10_000;
 /** An asset workflow with no answer after this long asks again (a duplicate request is harmless). */
 const ASK_AGAIN_AFTER = '15 minutes';
 
-const { prepareMintBatch, sendMintBatch } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
-// Heartbeats every second while it waits, so a crashed worker's wait is taken over within 10 s.
-const { awaitMintBatch } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
-// Reads of the asset runs' own status: quick, retried until their workers answer.
-const { verifyMintRequests } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } });
-// Quick and idempotent (a duplicate request only adds its reply address): a slow attempt is retried.
-const { requestMint } = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+const { prepareMintBatch, sendMintBatch } = proxyActivities<Activities>(batchChainWork);
+const { awaitMintBatch } = proxyActivities<Activities>(chainWait);
+const { verifyMintRequests, requestMint } = proxyActivities<Activities>(quickCalls);
 
 export async function minter(input: MinterInput): Promise<{ batches: number; answered: number }> {
   const { settings } = input;
