@@ -1,44 +1,160 @@
-// Trait-layer sets: a collection.json naming layers (bottom first) and their options' SVG/PNG files.
+// Trait-layer sets: a collection.json naming layers (bottom first) and their options' SVG/PNG/JPEG/WebP
+// files, in a folder of ATELIER_LAYER_SETS_DIR. Nothing outside that folder is read, links included.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { projectRoot } from './config.ts';
+import { loadConfig, projectRoot } from './config.ts';
 
-const layerSetSchema = z.object({
-  name: z.string(),
-  description: z.string().default(''),
-  size: z.number().int().min(64).max(4096),
-  layers: z
-    .array(
-      z.object({
-        name: z.string().min(1),
-        options: z.array(z.object({ name: z.string().min(1), file: z.string().min(1), weight: z.number().positive().default(1) })).min(1),
-      }),
-    )
-    .min(1),
-});
+const name = z.string().min(1).max(64);
+const layerSetSchema = z
+  .object({
+    name: z.string().max(200),
+    description: z.string().max(5000).default(''),
+    size: z.number().int().min(64).max(4096),
+    layers: z
+      .array(
+        z
+          .object({
+            name,
+            options: z.array(z.object({ name, file: z.string().min(1).max(500), weight: z.number().positive().max(1e6).default(1) }).strict()).min(1).max(256),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(32),
+  })
+  .strict();
 export type LayerSet = z.infer<typeof layerSetSchema> & { dir: string };
+export type LayerOption = LayerSet['layers'][number]['options'][number];
 
+/** The file types a layer may be, by extension, and the format sharp must find in it. */
+export const layerFormats: Readonly<Record<string, string>> = { '.svg': 'svg', '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '.webp': 'webp' };
+/** The largest collection.json and layer file read. */
+export const MAX_COLLECTION_JSON_BYTES = 1024 * 1024;
+export const MAX_LAYER_FILE_BYTES = 25 * 1024 * 1024;
+
+/** The repository's sample sets: ATELIER_LAYER_SETS_DIR's default. */
 export const samplesDir = path.join(projectRoot, 'samples', 'collections');
 
-export function layerSetDir(layerSet: string): string {
+/**
+ * The folder of layer sets (ATELIER_LAYER_SETS_DIR, relative to the project root), read through
+ * the config's own check of that one variable; nothing else of the environment is looked at.
+ */
+export function layerSetsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(projectRoot, loadConfig({ ATELIER_LAYER_SETS_DIR: env.ATELIER_LAYER_SETS_DIR }).ATELIER_LAYER_SETS_DIR);
+}
+
+export function layerSetDir(layerSet: string, root = layerSetsDir()): string {
   // Specs name a folder (checked by the spec schema); this keeps any other caller inside it too.
-  const dir = path.resolve(samplesDir, layerSet);
-  if (path.dirname(dir) !== samplesDir) throw new Error(`layer set "${layerSet}" is not a folder of ${samplesDir}`);
+  const dir = path.resolve(root, layerSet);
+  if (path.dirname(dir) !== root) throw new Error(`layer set "${layerSet}" is not a folder of ${root}`);
   return dir;
 }
 
-export function loadLayerSet(layerSet: string): LayerSet {
-  const dir = layerSetDir(layerSet);
+/** `child` is `parent` or inside it (both absolute, normalised). */
+const inside = (parent: string, child: string) => child === parent || child.startsWith(parent + path.sep);
+
+/** The real path (links resolved), or undefined when nothing is there. */
+function realPath(file: string): string | undefined {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The layer set in `root`/`layerSet`, checked: its collection.json, and every option file a
+ * regular file of a known type inside the set's folder, links resolved (a layer set never makes
+ * the worker read elsewhere).
+ */
+export function loadLayerSet(layerSet: string, root = layerSetsDir()): LayerSet {
+  const dir = layerSetDir(layerSet, root);
+  const realRoot = realPath(root);
+  if (!realRoot || !fs.statSync(realRoot).isDirectory()) throw new Error(`the layer sets folder ${root} does not exist (ATELIER_LAYER_SETS_DIR)`);
   const file = path.join(dir, 'collection.json');
-  if (!fs.existsSync(file)) throw new Error(`layer set "${layerSet}" not found: no ${file}`);
-  const parsed = layerSetSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new Error(`layer set "${layerSet}" is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  // Option files stay inside the set's folder: a layer set never makes the worker read elsewhere.
-  const outside = parsed.data.layers.flatMap((l) => l.options).filter((o) => path.isAbsolute(o.file) || !path.resolve(dir, o.file).startsWith(dir + path.sep));
+  const realDir = realPath(dir);
+  if (!realDir || !fs.existsSync(file)) throw new Error(`layer set "${layerSet}" not found: no ${file}`);
+  if (path.dirname(realDir) !== realRoot) throw new Error(`layer set "${layerSet}" is a link to ${realDir}, outside the layer sets folder ${root}`);
+  const realFile = realPath(file)!;
+  if (!inside(realDir, realFile) || !fs.statSync(realFile).isFile()) throw new Error(`layer set "${layerSet}": collection.json is not a file of its folder`);
+  if (fs.statSync(realFile).size > MAX_COLLECTION_JSON_BYTES) throw new Error(`layer set "${layerSet}": collection.json is over ${MAX_COLLECTION_JSON_BYTES} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(realFile, 'utf8'));
+  } catch (error) {
+    throw new Error(`layer set "${layerSet}": collection.json is not valid JSON (${(error as Error).message})`);
+  }
+  const parsed = layerSetSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(
+      `layer set "${layerSet}" is malformed: ${parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(collection.json)'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message}`)
+        .join('; ')}`,
+    );
+  }
+  const options = parsed.data.layers.flatMap((l) => l.options);
+  // Option files stay inside the set's folder, also through links.
+  const outside = options.filter((o) => optionPath(realDir, o) === undefined);
   if (outside.length > 0) throw new Error(`layer set "${layerSet}" names files outside its folder: ${outside.map((o) => o.file).join(', ')}`);
-  return { ...parsed.data, dir };
+  const missing = options.filter((o) => !realPath(path.resolve(realDir, o.file)));
+  if (missing.length > 0) throw new Error(`layer set "${layerSet}" names files that do not exist: ${missing.map((o) => o.file).join(', ')}`);
+  const escaping = options.filter((o) => {
+    const real = realPath(path.resolve(realDir, o.file))!;
+    return !inside(realDir, real) || !fs.statSync(real).isFile();
+  });
+  if (escaping.length > 0) throw new Error(`layer set "${layerSet}" names files that are links out of its folder or not files: ${escaping.map((o) => o.file).join(', ')}`);
+  const unknownType = options.filter((o) => !layerFormats[path.extname(o.file).toLowerCase()]);
+  if (unknownType.length > 0) {
+    throw new Error(`layer set "${layerSet}" names files of types a layer cannot be (${Object.keys(layerFormats).join(' ')}): ${unknownType.map((o) => o.file).join(', ')}`);
+  }
+  return { ...parsed.data, dir: realDir };
+}
+
+/** An option's file by name, inside `dir`, or undefined when the name leads out of it. */
+function optionPath(dir: string, option: LayerOption): string | undefined {
+  if (path.isAbsolute(option.file) || option.file.includes('\0')) return undefined;
+  const file = path.resolve(dir, option.file);
+  return inside(dir, file) && file !== dir ? file : undefined;
+}
+
+/**
+ * The bytes of an option's file, checked again as it is read (inside the set's folder with links
+ * resolved, a regular file, at most MAX_LAYER_FILE_BYTES) and the format the extension names.
+ */
+export function readLayerFile(set: LayerSet, option: LayerOption): { bytes: Buffer; format: string } {
+  const file = optionPath(set.dir, option);
+  const real = file && realPath(file);
+  if (!real || !inside(set.dir, real)) throw new Error(`${option.file} is not a file inside the layer set's folder`);
+  const stat = fs.statSync(real);
+  if (!stat.isFile()) throw new Error(`${option.file} is not a file`);
+  if (stat.size > MAX_LAYER_FILE_BYTES) throw new Error(`${option.file} is ${stat.size} bytes, over the ${MAX_LAYER_FILE_BYTES} a layer file may have`);
+  const format = layerFormats[path.extname(option.file).toLowerCase()];
+  if (!format) throw new Error(`${option.file} is not a layer file type (${Object.keys(layerFormats).join(' ')})`);
+  return { bytes: fs.readFileSync(real), format };
+}
+
+/**
+ * The first reference an SVG layer makes to something outside itself (a URL, a file, an absolute
+ * path, an external entity or stylesheet), or undefined. Only same-document references (`#id`)
+ * are allowed: a layer renders from its own bytes.
+ */
+export function svgExternalReference(svg: string): string | undefined {
+  const entity = /<!ENTITY[^>]*>/i.exec(svg);
+  if (entity) return entity[0].slice(0, 120);
+  const include = /<(?:[\w-]+:)?include\b[^>]*>/i.exec(svg);
+  if (include) return include[0].slice(0, 120);
+  const importRule = /@import\b[^;]*/i.exec(svg);
+  if (importRule) return importRule[0].slice(0, 120);
+  for (const match of svg.matchAll(/\b(?:[\w-]+:)?(?:href|src)\s*=\s*("([^"]*)"|'([^']*)')/gi)) {
+    const value = (match[2] ?? match[3] ?? '').trim();
+    if (!value.startsWith('#')) return match[0].slice(0, 120);
+  }
+  for (const match of svg.matchAll(/url\(\s*(["']?)([^"')]*)\1\s*\)/gi)) {
+    if (!match[2]!.trim().startsWith('#')) return match[0].slice(0, 120);
+  }
+  return undefined;
 }
 
 /** Problems with the requested traits (unknown layer or option), or an empty list. */
