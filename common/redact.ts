@@ -1,7 +1,7 @@
 // Secrets never leave the process: activity failures (and so workflow histories, `status`, the Web
 // UI), log lines and configuration errors go through a redactor that replaces every configured
 // secret and every credential inside a URL with [redacted].
-import type { Config } from './config.ts';
+// No import from config.ts: config.ts uses maskUrl and secretVariableNames from here.
 
 export const REDACTED = '[redacted]';
 
@@ -157,9 +157,9 @@ export function makeRedactor({ secrets = [], urls = [] }: { secrets?: (string | 
   };
 }
 
-/** The redactor for a configuration: its secret variables and the credentials of every *_URL variable. */
-export function redactor(config: Config): Redactor {
-  const values = config as unknown as Record<string, unknown>;
+/** The redactor for a configuration (a Config): its secret variables and the credentials of every *_URL variable. */
+export function redactor(config: object): Redactor {
+  const values = config as Record<string, unknown>;
   const urls = Object.entries(values)
     .filter(([name, value]) => name.endsWith('_URL') && typeof value === 'string')
     .map(([, value]) => value as string);

@@ -52,7 +52,7 @@ const tokenShapes = [/xox[abposre]-[A-Za-z0-9-]+/g, /xapp-[A-Za-z0-9-]+/g, /(?<!
 async function rpcGateway() {
   const seen: { path: string; authorization?: string }[] = [];
   const state = { pathThrough: false };
-  const server = http.createServer(async (request, response) => {
+  const forward = async (request: http.IncomingMessage, response: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const url = request.url ?? '/';
@@ -69,7 +69,8 @@ async function rpcGateway() {
     } catch (error) {
       response.writeHead(502).end((error as Error).message);
     }
-  });
+  };
+  const server = http.createServer((request, response) => void forward(request, response));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -149,11 +150,15 @@ describe('a worker whose URLs carry credentials', () => {
     gateway.state.pathThrough = true;
     const second = await client.start(testSpec());
     await approveWhenAsked(second.workflowId);
-    const failing = await waitFor('mintAsset to have failed twice', async () => {
-      const description = await client.temporal.workflow.getHandle(second.workflowId).describe();
-      const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'mintAsset');
-      return pending?.lastFailure && (pending.attempt ?? 0) >= 3 ? pending : undefined;
-    }, 90_000);
+    const failing = await waitFor(
+      'mintAsset to have failed twice',
+      async () => {
+        const description = await client.temporal.workflow.getHandle(second.workflowId).describe();
+        const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === 'mintAsset');
+        return pending?.lastFailure && (pending.attempt ?? 0) >= 3 ? pending : undefined;
+      },
+      90_000,
+    );
     const failure = searchable(failing.lastFailure);
     // What failed is said: the chain's answer, and where (with the credentials cut out).
     expect(failing.lastFailure!.message).toMatch(/404/);
@@ -164,7 +169,9 @@ describe('a worker whose URLs carry credentials', () => {
     const status = searchable(await client.status(second.workflowId));
     for (const secret of Object.values(mine)) expect(status).not.toContain(secret);
     // The worker's log has the failures too ("Activity failed"), redacted.
-    await waitFor('the worker to log the mint failure', async () => (/Activity failed[\s\S]*mintAsset|mintAsset[\s\S]*Activity failed/.test(worker!.output()) ? true : undefined));
+    await waitFor('the worker to log the mint failure', async () =>
+      /Activity failed[\s\S]*mintAsset|mintAsset[\s\S]*Activity failed/.test(worker!.output()) ? true : undefined,
+    );
     expect(worker!.output()).toContain('[redacted]');
     for (const secret of Object.values(mine)) expect(worker!.output()).not.toContain(secret);
 
@@ -186,8 +193,12 @@ describe('a worker whose URLs carry credentials', () => {
     }
     captured.push({ source: 'atelier status (bad URLs)', text: result.stdout + result.stderr });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('ATELIER_ETH_RPC_URL="http://[redacted]@host:notaport/v3/[redacted]?[redacted]": expected an http(s) URL (example: ATELIER_ETH_RPC_URL=http://127.0.0.1:8545)');
-    expect(result.stderr).toContain('ATELIER_KUBO_API_URL="ftp://[redacted]@127.0.0.1:5001/api/[redacted]": expected an http(s) URL (example: ATELIER_KUBO_API_URL=http://127.0.0.1:5001)');
+    expect(result.stderr).toContain(
+      'ATELIER_ETH_RPC_URL="http://[redacted]@host:notaport/v3/[redacted]?[redacted]": expected an http(s) URL (example: ATELIER_ETH_RPC_URL=http://127.0.0.1:8545)',
+    );
+    expect(result.stderr).toContain(
+      'ATELIER_KUBO_API_URL="ftp://[redacted]@127.0.0.1:5001/api/[redacted]": expected an http(s) URL (example: ATELIER_KUBO_API_URL=http://127.0.0.1:5001)',
+    );
     for (const secret of [mine.configPassword, mine.configPathKey, mine.configQueryKey]) expect(result.stdout + result.stderr).not.toContain(secret);
   });
 });
@@ -203,7 +214,12 @@ describe('the sweep', () => {
     const MAX_WORKFLOWS = 2_000;
     const executions: { workflowId: string; runId: string; running: boolean; listing: string }[] = [];
     for await (const execution of client.temporal.workflow.list()) {
-      executions.push({ workflowId: execution.workflowId, runId: execution.runId, running: execution.status.name === 'RUNNING', listing: searchable(execution.raw) });
+      executions.push({
+        workflowId: execution.workflowId,
+        runId: execution.runId,
+        running: execution.status.name === 'RUNNING',
+        listing: searchable(execution.raw),
+      });
       if (executions.length >= MAX_WORKFLOWS) break;
     }
     expect(executions.length).toBeGreaterThan(0);
@@ -228,7 +244,8 @@ describe('the sweep', () => {
       let text = fs.readFileSync(full, 'utf8');
       // Anvil prints the well-known dev accounts of its public mnemonic ("test test ... junk") each
       // time it starts; that banner is Anvil's, not something Atelier wrote. The rest of its log is swept.
-      if (path.basename(file) === 'anvil.log') text = text.replace(/Private Keys\n=+\n\n(?:\(\d+\) 0x[0-9a-f]{64}\n)+/g, 'Private Keys\n(the public dev keys of Anvil\'s banner)\n');
+      if (path.basename(file) === 'anvil.log')
+        text = text.replace(/Private Keys\n=+\n\n(?:\(\d+\) 0x[0-9a-f]{64}\n)+/g, "Private Keys\n(the public dev keys of Anvil's banner)\n");
       sources.push({ source: `log ${full}`, text });
     }
 
@@ -247,15 +264,21 @@ describe('the sweep', () => {
     const corpus = sources.map((s) => s.text.toLowerCase()).join('\n');
     const hex64 = new Set(corpus.match(/(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g) ?? []);
     const hex40 = new Set(corpus.match(/(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])/g) ?? []);
-    const where = (value: string) => sources.filter((s) => s.text.toLowerCase().includes(value)).map((s) => s.source).join(', ');
+    const where = (value: string) =>
+      sources
+        .filter((s) => s.text.toLowerCase().includes(value))
+        .map((s) => s.source)
+        .join(', ');
     for (const candidate of hex64) {
       try {
-        if (hex64.has(Buffer.from(ed25519.getPublicKey(Buffer.from(candidate, 'hex'))).toString('hex'))) leaks.push(`${where(candidate)}: an ed25519 secret key ${candidate.slice(0, 8)}... beside its public key`);
+        if (hex64.has(Buffer.from(ed25519.getPublicKey(Buffer.from(candidate, 'hex'))).toString('hex')))
+          leaks.push(`${where(candidate)}: an ed25519 secret key ${candidate.slice(0, 8)}... beside its public key`);
       } catch {
         // Not a key.
       }
       try {
-        if (hex40.has(computeAddress(`0x${candidate}`).slice(2).toLowerCase())) leaks.push(`${where(candidate)}: the private key ${candidate.slice(0, 8)}... of an account named there`);
+        if (hex40.has(computeAddress(`0x${candidate}`).slice(2).toLowerCase()))
+          leaks.push(`${where(candidate)}: the private key ${candidate.slice(0, 8)}... of an account named there`);
       } catch {
         // Not a valid secp256k1 key.
       }
