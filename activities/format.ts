@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { KuboRPCClient } from 'kubo-rpc-client';
 import sharp from 'sharp';
-import type { Sharp } from 'sharp';
+import type { Metadata, Sharp, SharpOptions } from 'sharp';
 import type { AssetSpec, ContentRef, Draft, FormattedAsset, Rendition, RenditionName } from '../common/asset.ts';
 import type { DecisionRecord } from '../common/decision.ts';
 import { decisionMessage } from '../common/decision.ts';
@@ -24,9 +24,49 @@ export interface FormatInput {
   workflowId: string;
 }
 
-export const limits = { maxDimension: 4096, maxDraftBytes: 25 * 1024 * 1024, maxRenditionBytes: 10 * 1024 * 1024 };
+export const limits = { maxDimension: 4096, maxInputPixels: 4096 * 4096, maxDraftBytes: 25 * 1024 * 1024, maxRenditionBytes: 10 * 1024 * 1024 };
 /** Image formats a draft may have, from a generator and into format. */
 export const draftFormats: readonly string[] = ['png', 'jpeg', 'webp'];
+
+/**
+ * Options for every sharp() that decodes bytes from outside (drafts from a generator or Kubo,
+ * layer files): sharp refuses to decode more pixels than this, so a small file that inflates to
+ * gigabytes (a decompression bomb) never reaches memory.
+ */
+export const untrustedInput = { limitInputPixels: limits.maxInputPixels } as const satisfies SharpOptions;
+
+/**
+ * Checks image bytes from outside before anything uses them, failing for good with a reason that
+ * names `what`: too many bytes, not an image, a format not in `formats`, more than maxDimension a
+ * side (read from the header, before decoding), or bytes that do not decode whole (truncated or
+ * corrupt: the image is decoded once, under the pixel limit).
+ */
+export async function inspectImage(bytes: Buffer, what: string, formats: readonly string[]): Promise<{ format: string; width: number; height: number }> {
+  if (bytes.byteLength > limits.maxDraftBytes) {
+    throw ApplicationFailure.nonRetryable(`${what} is ${bytes.byteLength} bytes, over the ${limits.maxDraftBytes} limit`, 'ImageTooLarge');
+  }
+  let meta: Metadata;
+  try {
+    // The header only: how big the image says it is, before anything is decoded.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(`${what} is not an image (${(error as Error).message})`, 'UnsupportedImage');
+  }
+  if (!meta.format || !formats.includes(meta.format)) {
+    throw ApplicationFailure.nonRetryable(`${what} is ${meta.format ?? 'not an image'}; expected ${formats.join(', ')}`, 'UnsupportedImage');
+  }
+  const { width = 0, height = 0 } = meta;
+  const pages = meta.pages ?? 1;
+  if (!width || !height || width > limits.maxDimension || height > limits.maxDimension || width * height * pages > limits.maxInputPixels) {
+    throw ApplicationFailure.nonRetryable(`${what} is ${width}x${height} pixels${pages > 1 ? ` x ${pages} pages` : ''}; at most ${limits.maxDimension} a side`, 'ImageTooLarge');
+  }
+  try {
+    await sharp(bytes, untrustedInput).stats();
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(`${what} is truncated or corrupt (${(error as Error).message})`, 'CorruptImage');
+  }
+  return { format: meta.format, width, height };
+}
 
 const recipes: Record<RenditionName, { width: number | null; mimeType: string; encode: (image: Sharp) => Sharp }> = {
   original: { width: null, mimeType: 'image/png', encode: (image) => image.png() },
@@ -49,13 +89,7 @@ export function createFormatActivities({ kubo, avif }: FormatDependencies) {
       throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${draft.bytes} bytes, over ${limits.maxDraftBytes}`, 'ImageTooLarge');
     }
     const source = await readVerified(kubo, draft);
-    const meta = await sharp(source).metadata();
-    if (!meta.format || !draftFormats.includes(meta.format)) {
-      throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${meta.format ?? 'not an image'}; expected png, jpeg or webp`, 'UnsupportedImage');
-    }
-    if (!meta.width || !meta.height || meta.width > limits.maxDimension || meta.height > limits.maxDimension) {
-      throw ApplicationFailure.nonRetryable(`draft is ${meta.width}x${meta.height}; at most ${limits.maxDimension} px a side`, 'ImageTooLarge');
-    }
+    const meta = await inspectImage(source, `draft ${draft.cid}`, draftFormats);
     const wanted = spec.renditions.filter((name) => name !== 'avif-1024' || avif);
     const renditions: Rendition[] = [];
     for (const name of wanted) {
@@ -65,12 +99,12 @@ export function createFormatActivities({ kubo, avif }: FormatDependencies) {
         name === 'original' && meta.format === 'png'
           ? source
           : await recipe
-              .encode(sharp(source).resize(recipe.width ? { width: recipe.width, height: recipe.width, fit: 'inside', withoutEnlargement: true } : undefined))
+              .encode(sharp(source, untrustedInput).resize(recipe.width ? { width: recipe.width, height: recipe.width, fit: 'inside', withoutEnlargement: true } : undefined))
               .toBuffer();
       if (bytes.byteLength > limits.maxRenditionBytes) {
         throw ApplicationFailure.nonRetryable(`rendition ${name} is ${bytes.byteLength} bytes, over ${limits.maxRenditionBytes}`, 'ImageTooLarge');
       }
-      const out = await sharp(bytes).metadata();
+      const out = await sharp(bytes, untrustedInput).metadata();
       const ref = await addContent(kubo, bytes, { pin: false });
       renditions.push({ ...ref, name, mimeType: recipe.mimeType, width: out.width!, height: out.height! });
     }

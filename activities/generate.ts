@@ -2,12 +2,11 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { KuboRPCClient } from 'kubo-rpc-client';
 import OpenAI from 'openai';
-import path from 'node:path';
 import sharp from 'sharp';
 import type { AssetSpec, Draft } from '../common/asset.ts';
-import { loadLayerSet, resolveTraits, traitProblems } from '../common/layerSet.ts';
-import type { LayerSet } from '../common/layerSet.ts';
-import { draftFormats, limits } from './format.ts';
+import { loadLayerSet, readLayerFile, resolveTraits, svgExternalReference, traitProblems } from '../common/layerSet.ts';
+import type { LayerOption, LayerSet } from '../common/layerSet.ts';
+import { draftFormats, inspectImage, limits, untrustedInput } from './format.ts';
 import { heartbeatWhile } from './heartbeat.ts';
 import { addContent } from './kubo.ts';
 
@@ -35,15 +34,10 @@ export function createGenerateActivities({ kubo, openai }: GenerateDependencies)
     const generator = spec.generator;
     const { image, inputs } =
       generator.kind === 'layers'
-        ? await heartbeatWhile(() => composeLayers(loadLayerSet(generator.layerSet), generator, round, feedback))
+        ? await heartbeatWhile(() => composeLayers(layerSetOf(generator.layerSet), generator, round, feedback))
         : await generateWithOpenAI(openai, generator.prompt, feedback);
-    const meta = await sharp(image).metadata().catch(() => undefined);
-    if (!meta?.format || !draftFormats.includes(meta.format) || !meta.width || !meta.height) {
-      throw ApplicationFailure.nonRetryable(`generator returned an unsupported image (${meta?.format ?? 'unreadable'})`, 'UnsupportedImage');
-    }
-    if (image.byteLength > limits.maxDraftBytes) {
-      throw ApplicationFailure.nonRetryable(`generated image is ${image.byteLength} bytes, over the ${limits.maxDraftBytes} limit`, 'ImageTooLarge');
-    }
+    // Checked whole before it is kept: a draft that cannot be formatted never goes up for approval.
+    const meta = await heartbeatWhile(() => inspectImage(image, generator.kind === 'openai' ? "the Images API's image" : 'the composed draft', draftFormats));
     // Drafts stay pinned: the history refers to every round's draft.
     const ref = await heartbeatWhile(() => addContent(kubo, image, { pin: true }));
     log.info('draft generated', { cid: ref.cid, round });
@@ -145,17 +139,49 @@ async function composeLayers(
   const problems = traitProblems(set, generator.traits);
   if (problems.length > 0) throw ApplicationFailure.nonRetryable(problems.join('; '), 'InvalidSpec');
   const { traits, seed } = traitsForRound(set, generator, round, feedback);
-  const layers = await Promise.all(
-    set.layers.map((layer) => {
-      const option = layer.options.find((o) => o.name === traits[layer.name])!;
-      return sharp(path.join(set.dir, option.file)).resize(set.size, set.size).png().toBuffer();
-    }),
-  );
-  const image = await sharp(layers[0])
+  // One layer at a time: an attempt holds one decoded layer, not all of them.
+  const layers: Buffer[] = [];
+  for (const layer of set.layers) {
+    const option = layer.options.find((o) => o.name === traits[layer.name])!;
+    layers.push(await renderLayer(set, generator.layerSet, layer.name, option));
+  }
+  const image = await sharp(layers[0], untrustedInput)
     .composite(layers.slice(1).map((input) => ({ input })))
     .png()
     .toBuffer();
   return { image, inputs: { generator: 'layers', layerSet: generator.layerSet, seed, traits } };
+}
+
+/** The spec's layer set; one that is missing or malformed fails the run at once, naming the problem. */
+function layerSetOf(name: string): LayerSet {
+  try {
+    return loadLayerSet(name);
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(`generator.layerSet: ${(error as Error).message}`, 'InvalidLayerSet');
+  }
+}
+
+/**
+ * One option's file at the set's size, checked before it is rendered: read from inside the set's
+ * folder only, the format its name says, at most maxDimension a side, whole, and an SVG that
+ * refers to nothing outside itself. A bad file fails the run at once, naming the layer and file.
+ */
+async function renderLayer(set: LayerSet, setName: string, layer: string, option: LayerOption): Promise<Buffer> {
+  const what = `layer set "${setName}", layer "${layer}" option "${option.name}" (${option.file})`;
+  let file: ReturnType<typeof readLayerFile>;
+  try {
+    file = readLayerFile(set, option);
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(`${what}: ${(error as Error).message}`, 'InvalidLayer');
+  }
+  if (file.format === 'svg') {
+    const reference = svgExternalReference(file.bytes.toString('utf8'));
+    if (reference !== undefined) {
+      throw ApplicationFailure.nonRetryable(`${what} refers to something outside itself (${reference}); an SVG layer may only refer to its own #ids`, 'InvalidLayer');
+    }
+  }
+  await inspectImage(file.bytes, what, [file.format]);
+  return sharp(file.bytes, untrustedInput).resize(set.size, set.size).png().toBuffer();
 }
 
 /** Time an attempt keeps after its OpenAI request's timeout, for the checks and the Kubo add that follow. */
@@ -190,12 +216,18 @@ async function generateWithOpenAI(openai: GenerateDependencies['openai'], prompt
       waiting,
     );
     const first = response.data?.[0];
-    if (first?.b64_json) return { image: Buffer.from(first.b64_json, 'base64'), inputs: { generator: 'openai', model: openai.model, prompt: fullPrompt } };
+    if (first?.b64_json) {
+      // Base64 is 4 characters for 3 bytes: an answer over the draft limit is refused undecoded.
+      if (first.b64_json.length > Math.ceil(limits.maxDraftBytes / 3) * 4 + 4) {
+        throw ApplicationFailure.nonRetryable(`the Images API answered with an image of about ${Math.floor((first.b64_json.length * 3) / 4)} bytes, over the ${limits.maxDraftBytes} limit`, 'ImageTooLarge');
+      }
+      return { image: Buffer.from(first.b64_json, 'base64'), inputs: { generator: 'openai', model: openai.model, prompt: fullPrompt } };
+    }
     if (first?.url) {
       const image = await heartbeatWhile(async () => {
         const download = await fetch(first.url!, { signal: AbortSignal.any([cancellationSignal, AbortSignal.timeout(timeout)]) });
         if (!download.ok) throw new Error(`image download failed: HTTP ${download.status}`);
-        return Buffer.from(await download.arrayBuffer());
+        return readAtMost(download, limits.maxDraftBytes);
       }, waiting);
       return { image, inputs: { generator: 'openai', model: openai.model, prompt: fullPrompt } };
     }
@@ -210,4 +242,22 @@ async function generateWithOpenAI(openai: GenerateDependencies['openai'], prompt
     }
     throw error;
   }
+}
+
+/** A response's body, failing for good once it passes `max` bytes (never read whole first). */
+async function readAtMost(response: Response, max: number): Promise<Buffer> {
+  const tooLarge = (bytes: number) => ApplicationFailure.nonRetryable(`the image download is ${bytes} bytes or more, over the ${max} limit`, 'ImageTooLarge');
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > max) {
+    await response.body?.cancel();
+    throw tooLarge(declared);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body ?? []) {
+    total += chunk.byteLength;
+    if (total > max) throw tooLarge(total);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }
