@@ -103,8 +103,8 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   };
 
   const decisionContext = () => ({ workflowId: status.workflowId, stage: status.stage, round: status.round, draftCid: status.draftCid, decided: decision, rule, trust });
-  const take = (kind: DecisionKind, raw: unknown): DecisionRecord => {
-    const result = checkDecision(decisionContext(), kind, raw);
+  const take = (kind: DecisionKind, raw: unknown, proofChecked = false): DecisionRecord => {
+    const result = checkDecision(decisionContext(), kind, raw, { proofChecked });
     if (!result.ok) throw ApplicationFailure.nonRetryable(result.reason, 'DecisionRefused');
     const { by, name, via, comment, round, draftCid, proof } = result.decision;
     decision = { kind, by, name, via: via ?? 'unknown', comment, round, draftCid, at: new Date().toISOString(), proof };
@@ -117,13 +117,13 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   };
   const fromSignal = (kind: DecisionKind) => (raw: unknown) => {
     const result = checkDecision(decisionContext(), kind, raw);
-    if (result.ok) take(kind, raw);
+    if (result.ok) take(kind, raw, true);
     else log.warn('decision signal refused', { kind, reason: result.reason });
   };
 
   setHandler(statusQuery, () => status);
-  setHandler(approveUpdate, (raw) => take('approve', raw), { validator: refusal('approve') });
-  setHandler(rejectUpdate, (raw) => take('reject', raw), { validator: refusal('reject') });
+  setHandler(approveUpdate, (raw) => take('approve', raw, true), { validator: refusal('approve') });
+  setHandler(rejectUpdate, (raw) => take('reject', raw, true), { validator: refusal('reject') });
   setHandler(approveSignal, fromSignal('approve'));
   setHandler(rejectSignal, fromSignal('reject'));
   setHandler(
