@@ -177,7 +177,7 @@ async function renderLayer(set: LayerSet, setName: string, layer: string, option
   if (file.format === 'svg') {
     const reference = svgExternalReference(file.bytes.toString('utf8'));
     if (reference !== undefined) {
-      throw ApplicationFailure.nonRetryable(`${what} refers to something outside itself (${reference}); an SVG layer may only refer to its own #ids`, 'InvalidLayer');
+      throw ApplicationFailure.nonRetryable(`${what} has ${reference}; an SVG layer may refer only to its own #ids`, 'InvalidLayer');
     }
   }
   await inspectImage(file.bytes, what, [file.format]);

@@ -136,23 +136,26 @@ export function readLayerFile(set: LayerSet, option: LayerOption): { bytes: Buff
 }
 
 /**
- * The first reference an SVG layer makes to something outside itself (a URL, a file, an absolute
- * path, an external entity or stylesheet), or undefined. Only same-document references (`#id`)
- * are allowed: a layer renders from its own bytes.
+ * What makes an SVG layer unsafe to render, described (`an entity declaration (...)`), or
+ * undefined: a reference to anything outside itself (a URL, a file, an absolute path, in an href,
+ * src or CSS url()), an entity declaration (external entities, or internal ones that multiply), an
+ * XInclude or a stylesheet import. Only same-document references (`#id`) are allowed: a layer
+ * renders from its own bytes.
  */
 export function svgExternalReference(svg: string): string | undefined {
+  const shown = (text: string) => text.slice(0, 120);
   const entity = /<!ENTITY[^>]*>/i.exec(svg);
-  if (entity) return entity[0].slice(0, 120);
+  if (entity) return `an entity declaration (${shown(entity[0])})`;
   const include = /<(?:[\w-]+:)?include\b[^>]*>/i.exec(svg);
-  if (include) return include[0].slice(0, 120);
+  if (include) return `an XInclude (${shown(include[0])})`;
   const importRule = /@import\b[^;]*/i.exec(svg);
-  if (importRule) return importRule[0].slice(0, 120);
+  if (importRule) return `a stylesheet import (${shown(importRule[0])})`;
   for (const match of svg.matchAll(/\b(?:[\w-]+:)?(?:href|src)\s*=\s*("([^"]*)"|'([^']*)')/gi)) {
     const value = (match[2] ?? match[3] ?? '').trim();
-    if (!value.startsWith('#')) return match[0].slice(0, 120);
+    if (!value.startsWith('#')) return `a reference outside itself (${shown(match[0])})`;
   }
   for (const match of svg.matchAll(/url\(\s*(["']?)([^"')]*)\1\s*\)/gi)) {
-    if (!match[2]!.trim().startsWith('#')) return match[0].slice(0, 120);
+    if (!match[2]!.trim().startsWith('#')) return `a reference outside itself (${shown(match[0])})`;
   }
   return undefined;
 }
