@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-import {ERC721A} from "erc721a/contracts/ERC721A.sol";
+import {IERC721A} from "erc721a/contracts/IERC721A.sol";
+import {IERC721Receiver} from "@openzeppelin/contracts/token/ERC721/IERC721Receiver.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
@@ -25,16 +26,24 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
  *    replaces a batch's directory root.
  *
  * Storage layout, chosen so that a batch costs a handful of slots instead of several per token:
- *  - ownership: ERC721A (one ownership slot per batch, per-token Transfer events kept);
+ *  - ownership: one record per mint call (its recipient and last token id, one slot), found for any
+ *    token through the record-start bitmap below (one or two word reads), plus one owner slot per
+ *    token written at its first transfer. So the first transfer of a token costs the same wherever
+ *    it sits in its batch: no walk over empty slots, no neighbour slot to initialise. Per-token
+ *    Transfer events are kept; tokens are never burned;
  *  - assets: one word per 128 consecutive asset ids, low half = "minted" bits, high half =
  *    "starts a run" bits; a run is a stretch of consecutive asset ids minted to consecutive token
  *    ids, and only the run's first asset records its token id. `tokenOfAsset` finds the nearest
  *    run start with a bit scan, so it stays O(1) storage reads without a slot per token;
  *  - tokens: one bit per token marks where a mint record (a `mint` or a `mintBatch`) starts; a
- *    batch token finds its batch by a bit scan backwards and its directory index is
- *    `tokenId - batchStart`.
+ *    token finds its record by a bit scan backwards (its owner until its first transfer, and for a
+ *    batch token its directory, at index `tokenId - batchStart`).
+ *
+ * The ERC-721 core is written here rather than inherited from ERC721A, whose owner lookup walks
+ * back through one empty slot per token (up to MAX_BATCH_SIZE reads in a transfer). The external
+ * interface, events and errors are ERC721A's (`IERC721A`), so the ABI is unchanged.
  */
-contract CreativeAsset is ERC721A, ERC2981, AccessControl {
+contract CreativeAsset is IERC721A, ERC2981, AccessControl {
     // =============================================================
     //                          CONSTANTS
     // =============================================================
@@ -45,8 +54,9 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
     /// @notice Role allowed to call `updateContent` and `updateBatchContent`.
     bytes32 public constant METADATA_EDITOR_ROLE = keccak256("METADATA_EDITOR_ROLE");
 
-    /// @notice Largest `mintBatch`. Bounds ERC721A's ownership walk (the first transfer of a
-    /// batch's last token reads up to this many slots) and the bit scans in the views.
+    /// @notice Largest `mintBatch`. Bounds the backward bit scans: a token's record starts at most
+    /// MAX_BATCH_SIZE - 1 tokens before it, so in its own 256-token bitmap word or the one before
+    /// (`_recordStartOf` reads no further back: keep this at most 257).
     uint256 public constant MAX_BATCH_SIZE = 128;
 
     /// @dev CIDv1 header: version 1, codec (raw 0x55 / dag-pb 0x70), multihash sha2-256 (0x12), 32 bytes (0x20).
@@ -60,9 +70,35 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
     uint256 private constant _ASSET_POSITION_MASK = 127;
     uint256 private constant _TOKEN_POSITION_MASK = 255;
 
+    /// @dev A mint record: recipient in the low 160 bits, the record's last token id above them.
+    uint256 private constant _BITPOS_RECORD_LAST_TOKEN = 160;
+    uint256 private constant _BITMASK_ADDRESS = (1 << 160) - 1;
+
+    /// @dev keccak256("Transfer(address,address,uint256)").
+    bytes32 private constant _TRANSFER_EVENT_SIGNATURE =
+        0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef;
+
     // =============================================================
     //                           STORAGE
     // =============================================================
+
+    string private _name;
+    string private _symbol;
+
+    /// @dev The id the next minted token gets. Ids start at 1 and tokens are never burned, so every
+    ///      id in [1, _nextId) exists.
+    uint256 private _nextId;
+
+    /// @dev By first token of each mint record: `recipient | lastTokenId << 160`. Token 0 has no
+    ///      record (its entry is 0), which the owner lookup uses for "no such token".
+    mapping(uint256 recordStartTokenId => uint256 record) private _records;
+
+    /// @dev A token's owner once it has been transferred; zero while its record's recipient holds it.
+    mapping(uint256 tokenId => address owner) private _transferredOwner;
+
+    mapping(address owner => uint256 balance) private _balances;
+    mapping(uint256 tokenId => address approved) private _tokenApprovals;
+    mapping(address owner => mapping(address operator => bool approved)) private _operatorApprovals;
 
     /// @dev `assetId >> 7` => bit `assetId & 127` set once minted; bit `128 + (assetId & 127)` set
     /// when the asset starts a run.
@@ -150,7 +186,10 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
         address royaltyReceiver,
         uint96 royaltyBasisPoints,
         address admin
-    ) ERC721A(name_, symbol_) {
+    ) {
+        _name = name_;
+        _symbol = symbol_;
+        _nextId = 1;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(MINTER_ROLE, admin);
         _grantRole(METADATA_EDITOR_ROLE, admin);
@@ -160,7 +199,8 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
             _setDefaultRoyalty(royaltyReceiver, royaltyBasisPoints);
             emit DefaultRoyaltyUpdated(royaltyReceiver, royaltyBasisPoints);
         }
-        // Token 0 never exists; marking it keeps the first mint from paying a zero-to-nonzero store.
+        // Token 0 never exists; marking it keeps the first mint from paying a zero-to-nonzero store,
+        // and a scan that ends on it finds the empty record of token 0 ("no such token").
         _recordStartWords[0] = 1;
     }
 
@@ -182,7 +222,7 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
         returns (uint256 tokenId)
     {
         if (metadataDigest == 0) revert EmptyContentDigest();
-        tokenId = _nextTokenId();
+        tokenId = _nextId;
 
         uint256 wordIndex = assetId >> 7;
         uint256 bit = 1 << (assetId & _ASSET_POSITION_MASK);
@@ -195,7 +235,7 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
         _tokenDigest[tokenId] = metadataDigest;
         emit AssetMinted(assetId, tokenId, metadataDigest);
 
-        _safeMint(to, 1);
+        _safeMintRecord(to, 1);
     }
 
     /**
@@ -216,14 +256,14 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
         uint256 quantity = assetIds.length;
         if (quantity == 0 || quantity > MAX_BATCH_SIZE) revert InvalidBatchSize(quantity, MAX_BATCH_SIZE);
         if (contentRoot == 0) revert EmptyContentDigest();
-        firstTokenId = _nextTokenId();
+        firstTokenId = _nextId;
 
         _claimAscendingAssets(assetIds, firstTokenId);
         _markRecordStart(firstTokenId);
         _batchRoot[firstTokenId] = contentRoot;
         emit BatchMinted(to, firstTokenId, contentRoot, assetIds);
 
-        _safeMint(to, quantity);
+        _safeMintRecord(to, quantity);
     }
 
     /// @dev Sets the minted (and run start) bits of `assetIds`, writing each asset word once.
@@ -268,6 +308,39 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
         _recordStartWords[tokenId >> 8] |= 1 << (tokenId & _TOKEN_POSITION_MASK);
     }
 
+    /**
+     * @dev Mints tokens `_nextId .. _nextId + quantity - 1` to `to` as one record: one record slot,
+     *      one balance update, one `Transfer` per token. The caller has marked the record start.
+     *      If `to` is a contract, each token must be accepted by its `onERC721Received`.
+     */
+    function _safeMintRecord(address to, uint256 quantity) private {
+        if (to == address(0)) revert MintToZeroAddress();
+        uint256 first = _nextId;
+        uint256 end;
+        unchecked {
+            // quantity is 1..MAX_BATCH_SIZE and token ids count up from 1: no overflow.
+            end = first + quantity;
+            _records[first] = uint256(uint160(to)) | ((end - 1) << _BITPOS_RECORD_LAST_TOKEN);
+            _balances[to] += quantity;
+        }
+        _nextId = end;
+        assembly {
+            let toMasked := and(to, _BITMASK_ADDRESS)
+            for { let tokenId := first } lt(tokenId, end) { tokenId := add(tokenId, 1) } {
+                log4(0, 0, _TRANSFER_EVENT_SIGNATURE, 0, toMasked, tokenId)
+            }
+        }
+        if (to.code.length != 0) {
+            for (uint256 tokenId = first; tokenId < end; ++tokenId) {
+                if (!_checkOnERC721Received(address(0), to, tokenId, "")) {
+                    revert TransferToNonERC721ReceiverImplementer();
+                }
+            }
+            // A receiver that minted again in its callback would have moved the counter.
+            if (_nextId != end) revert();
+        }
+    }
+
     // =============================================================
     //                       CONTENT UPDATES
     // =============================================================
@@ -295,7 +368,7 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
     {
         if (_batchRoot[firstTokenId] == 0) revert NotABatchStart(firstTokenId);
         if (newContentRoot == 0) revert EmptyContentDigest();
-        uint256 lastTokenId = _lastTokenOfRecord(firstTokenId);
+        uint256 lastTokenId = _records[firstTokenId] >> _BITPOS_RECORD_LAST_TOKEN;
         _batchRoot[firstTokenId] = newContentRoot;
         for (uint256 tokenId = firstTokenId; tokenId <= lastTokenId; ++tokenId) {
             if (_tokenDigest[tokenId] != 0) delete _tokenDigest[tokenId];
@@ -380,60 +453,167 @@ contract CreativeAsset is ERC721A, ERC2981, AccessControl {
 
     /// @notice The id the next minted token will get.
     function nextTokenId() external view returns (uint256) {
-        return _nextTokenId();
+        return _nextId;
     }
 
     /// @notice ERC-165: ERC-721, ERC-721 Metadata, ERC-4906, ERC-2981 and AccessControl.
     function supportsInterface(bytes4 interfaceId)
         public
         view
-        override(ERC721A, ERC2981, AccessControl)
+        override(IERC721A, ERC2981, AccessControl)
         returns (bool)
     {
-        return interfaceId == 0x49064906 // ERC-4906
-            || ERC721A.supportsInterface(interfaceId) || ERC2981.supportsInterface(interfaceId)
+        return interfaceId == 0x80ac58cd // ERC-721
+            || interfaceId == 0x5b5e139f // ERC-721 Metadata
+            || interfaceId == 0x49064906 // ERC-4906
+            || ERC2981.supportsInterface(interfaceId) // ERC-2981, ERC-165
             || AccessControl.supportsInterface(interfaceId);
+    }
+
+    // =============================================================
+    //                           ERC-721
+    // =============================================================
+
+    /// @notice ERC-721 Metadata name.
+    function name() external view override returns (string memory) {
+        return _name;
+    }
+
+    /// @notice ERC-721 Metadata symbol.
+    function symbol() external view override returns (string memory) {
+        return _symbol;
+    }
+
+    /// @notice Number of tokens (none is ever burned).
+    function totalSupply() external view override returns (uint256 result) {
+        unchecked {
+            result = _nextId - 1;
+        }
+    }
+
+    function balanceOf(address owner) external view override returns (uint256) {
+        if (owner == address(0)) revert BalanceQueryForZeroAddress();
+        return _balances[owner];
+    }
+
+    /// @notice The owner of `tokenId`: a few storage reads at any position in any batch.
+    function ownerOf(uint256 tokenId) public view override returns (address) {
+        address owner = _transferredOwner[tokenId];
+        return owner != address(0) ? owner : _recordOwnerOf(tokenId);
+    }
+
+    function approve(address to, uint256 tokenId) external payable override {
+        address owner = ownerOf(tokenId);
+        if (msg.sender != owner && !_operatorApprovals[owner][msg.sender]) {
+            revert ApprovalCallerNotOwnerNorApproved();
+        }
+        _tokenApprovals[tokenId] = to;
+        emit Approval(owner, to, tokenId);
+    }
+
+    function getApproved(uint256 tokenId) external view override returns (address) {
+        if (!_exists(tokenId)) revert ApprovalQueryForNonexistentToken();
+        return _tokenApprovals[tokenId];
+    }
+
+    function setApprovalForAll(address operator, bool approved) external override {
+        _operatorApprovals[msg.sender][operator] = approved;
+        emit ApprovalForAll(msg.sender, operator, approved);
+    }
+
+    function isApprovedForAll(address owner, address operator) external view override returns (bool) {
+        return _operatorApprovals[owner][operator];
+    }
+
+    /**
+     * @notice Moves `tokenId` from `from` to `to`. The caller is `from`, the token's approved
+     *         address or an operator of `from`. Writes the token's own owner slot (at the first
+     *         transfer, the slot's first write), both balances, and clears a set approval.
+     */
+    function transferFrom(address from, address to, uint256 tokenId) public payable override {
+        address owner = ownerOf(tokenId);
+        if (owner != from) revert TransferFromIncorrectOwner();
+        address approved = _tokenApprovals[tokenId];
+        if (msg.sender != from && msg.sender != approved && !_operatorApprovals[from][msg.sender]) {
+            revert TransferCallerNotOwnerNorApproved();
+        }
+        if (to == address(0)) revert TransferToZeroAddress();
+        if (approved != address(0)) delete _tokenApprovals[tokenId];
+        unchecked {
+            // from owns tokenId, so its balance is at least 1; to's cannot reach 2**256.
+            --_balances[from];
+            ++_balances[to];
+        }
+        _transferredOwner[tokenId] = to;
+        emit Transfer(from, to, tokenId);
+    }
+
+    function safeTransferFrom(address from, address to, uint256 tokenId) external payable override {
+        safeTransferFrom(from, to, tokenId, "");
+    }
+
+    /// @notice `transferFrom`, then, if `to` is a contract, requires its `onERC721Received` to accept.
+    function safeTransferFrom(address from, address to, uint256 tokenId, bytes memory _data)
+        public
+        payable
+        override
+    {
+        transferFrom(from, to, tokenId);
+        if (to.code.length != 0 && !_checkOnERC721Received(from, to, tokenId, _data)) {
+            revert TransferToNonERC721ReceiverImplementer();
+        }
     }
 
     // =============================================================
     //                          INTERNALS
     // =============================================================
 
-    function _startTokenId() internal pure override returns (uint256) {
-        return 1;
-    }
-
     /// @dev Tokens are never burned (there is no burn function), so every id below the next one
-    ///      exists. ERC721A's version walks back through the ownership slots to check a burn flag,
-    ///      which costs up to MAX_BATCH_SIZE reads in tokenURI. Drop this if burning is ever added.
-    function _exists(uint256 tokenId) internal view override returns (bool) {
-        return tokenId >= _startTokenId() && tokenId < _nextTokenId();
+    ///      exists. Revisit this, the owner lookup and totalSupply if burning is ever added.
+    function _exists(uint256 tokenId) private view returns (bool) {
+        return tokenId != 0 && tokenId < _nextId;
     }
 
-    /// @dev First token of the mint record holding `tokenId` (which must exist).
+    /**
+     * @dev The nearest record start at or below `tokenId`, looked for in `tokenId`'s bitmap word and
+     *      the one before (an existing token's record starts at most MAX_BATCH_SIZE - 1 tokens
+     *      earlier). 0 when neither word has one, which only an id far beyond the newest token gets.
+     */
     function _recordStartOf(uint256 tokenId) private view returns (uint256) {
         uint256 wordIndex = tokenId >> 8;
         uint256 starts;
         unchecked {
             // Bits at or below tokenId's position; 2 << 255 wraps to 0 and 0 - 1 keeps all bits.
             starts = _recordStartWords[wordIndex] & ((2 << (tokenId & _TOKEN_POSITION_MASK)) - 1);
+            // Word 0 always has token 0's bit, so wordIndex > 0 here.
+            if (starts == 0) starts = _recordStartWords[--wordIndex];
         }
-        while (starts == 0) {
-            // Token 1 starts the first record, so an existing token always finds one.
-            --wordIndex;
-            starts = _recordStartWords[wordIndex];
-        }
+        if (starts == 0) return 0;
         return (wordIndex << 8) | Math.log2(starts);
     }
 
-    /// @dev Last token of the record starting at `firstTokenId`: the token before the next record.
-    function _lastTokenOfRecord(uint256 firstTokenId) private view returns (uint256) {
-        uint256 end = _nextTokenId();
-        uint256 tokenId = firstTokenId + 1;
-        while (tokenId < end && (_recordStartWords[tokenId >> 8] >> (tokenId & _TOKEN_POSITION_MASK)) & 1 == 0) {
-            ++tokenId;
+    /// @dev Owner of a token never transferred: its record's recipient. Reverts for a token that
+    ///      does not exist: id 0 (token 0's record is empty) or past the last token of its record.
+    function _recordOwnerOf(uint256 tokenId) private view returns (address) {
+        uint256 record = _records[_recordStartOf(tokenId)];
+        if (record == 0 || tokenId > record >> _BITPOS_RECORD_LAST_TOKEN) revert OwnerQueryForNonexistentToken();
+        return address(uint160(record));
+    }
+
+    /// @dev ERC721A's receiver check: a contract `to` must return the selector; its revert reason
+    ///      is passed on, and an empty one becomes TransferToNonERC721ReceiverImplementer.
+    function _checkOnERC721Received(address from, address to, uint256 tokenId, bytes memory data)
+        private
+        returns (bool)
+    {
+        try IERC721Receiver(to).onERC721Received(msg.sender, from, tokenId, data) returns (bytes4 retval) {
+            return retval == IERC721Receiver.onERC721Received.selector;
+        } catch (bytes memory reason) {
+            if (reason.length == 0) revert TransferToNonERC721ReceiverImplementer();
+            assembly ("memory-safe") {
+                revert(add(32, reason), mload(reason))
+            }
         }
-        return tokenId - 1;
     }
 
     /// @dev Multibase base32 ("b" + RFC 4648 lower case, no padding) of the 36-byte CIDv1

@@ -4,8 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Interface, JsonRpcProvider, ZeroAddress, id as keccakOfText } from 'ethers';
-import type { ContractTransactionResponse, JsonRpcSigner, Log, TransactionReceipt } from 'ethers';
+import { ContractFactory, Interface, JsonRpcProvider, Wallet, ZeroAddress, id as keccakOfText } from 'ethers';
+import type { BaseContract, ContractTransactionResponse, JsonRpcSigner, Log, TransactionReceipt } from 'ethers';
+import solc from 'solc';
 import { create as createKubo } from 'kubo-rpc-client';
 import type { KuboRPCClient } from 'kubo-rpc-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -408,7 +409,7 @@ describe('batch mint', () => {
       await mined(contract.mintBatch(holderAddress, assetIds, root.digest));
       batches.push(metadata);
     }
-    // Transfer a token in the middle of batch 1: ERC721A initialises neighbouring ownership slots.
+    // Transfer a token in the middle of batch 1: its neighbours keep their owner.
     await mined(as(holder).transferFrom(holderAddress, await outsider.getAddress(), 6n));
     expect(await contract.ownerOf(6n)).toBe(await outsider.getAddress());
     expect(await contract.ownerOf(5n)).toBe(holderAddress);
@@ -475,6 +476,175 @@ describe('batch mint', () => {
     expect(await contract.tokenOfAsset(tooMany[MAX_BATCH_SIZE]!)).toBe(BigInt(MAX_BATCH_SIZE));
     expect(await contract.tokenOfAsset(tooMany[0]!)).toBe(0n);
     expect(() => sortBatchByAssetId([{ assetId: a }, { assetId: a }])).toThrow(/twice/);
+  });
+});
+
+describe('ownership and transfers', () => {
+  /** Mints `count` tokens to `to` in one mintBatch (content is a placeholder root; no gateway is involved). */
+  async function mintTokens(contract: CreativeAssetContract, to: string, name: string, firstKey: number, count: number): Promise<bigint[]> {
+    const firstTokenId = await contract.nextTokenId();
+    const assetIds = Array.from({ length: count }, (_, i) => assetIdOf(name, String(firstKey + i)));
+    await mined(contract.mintBatch(to, assetIds, `0x${'ab'.repeat(32)}`));
+    return assetIds.map((_, i) => firstTokenId + BigInt(i));
+  }
+
+  it('moves the first, a middle and the last token of a batch of 50 and of 128 to their new owners, neighbours and balances unchanged', async () => {
+    const { contract, as } = await deployFresh();
+    const holderAddress = await holder.getAddress();
+    const name = collection();
+    const { cid } = await pinMetadata('before the batches');
+    await mined(contract.mint(holderAddress, assetIdOf(name, '0'), metadataDigestFromCid(cid)));
+    const batch50 = await mintTokens(contract, holderAddress, name, 1, 50); // tokens 2..51
+    // Fill up to token 200 so that the batch of 128 (200..327) straddles the bitmap word boundary at 256.
+    await mintTokens(contract, holderAddress, name, 51, 128);
+    await mintTokens(contract, holderAddress, name, 179, 20);
+    const batch128 = await mintTokens(contract, holderAddress, name, 199, 128);
+    expect([batch50[0], batch50.at(-1), batch128[0], batch128.at(-1)]).toEqual([2n, 51n, 200n, 327n]);
+    const minted = 1 + 50 + 128 + 20 + 128;
+    expect(await contract.balanceOf(holderAddress)).toBe(BigInt(minted));
+
+    const moved = new Map<bigint, string>();
+    const ownerOfToken = (tokenId: bigint) => moved.get(tokenId) ?? holderAddress;
+    for (const batch of [batch50, batch128]) {
+      for (const tokenId of [batch[0]!, batch[Math.floor(batch.length / 2)]!, batch.at(-1)!]) {
+        const newOwner = Wallet.createRandom().address;
+        const receipt = await mined(as(holder).transferFrom(holderAddress, newOwner, tokenId));
+        expect(logsNamed(receipt, 'Transfer').map((args) => args.toArray())).toEqual([[holderAddress, newOwner, tokenId]]);
+        moved.set(tokenId, newOwner);
+        expect(await contract.ownerOf(tokenId)).toBe(newOwner);
+        expect(await contract.balanceOf(newOwner)).toBe(1n);
+        expect(await contract.balanceOf(holderAddress)).toBe(BigInt(minted - moved.size));
+        // Its neighbours, inside the batch and on either side of it, stay where they were.
+        for (const neighbour of [tokenId - 1n, tokenId + 1n]) {
+          if (neighbour >= 1n && neighbour < (await contract.nextTokenId())) expect(await contract.ownerOf(neighbour), `token ${neighbour}`).toBe(ownerOfToken(neighbour));
+        }
+      }
+    }
+    // Every other token of both batches, and the tokens around them, still belongs to the holder.
+    for (const tokenId of [1n, ...batch50, 52n, 199n, ...batch128]) expect(await contract.ownerOf(tokenId), `token ${tokenId}`).toBe(ownerOfToken(tokenId));
+    expect(await contract.totalSupply()).toBe(BigInt(minted));
+
+    // A moved token moves on, and back to its first holder, at its own owner slot.
+    const outsiderAddress = await outsider.getAddress();
+    await mined(as(holder).transferFrom(holderAddress, outsiderAddress, 255n));
+    await mined(as(outsider).transferFrom(outsiderAddress, holderAddress, 255n));
+    expect(await contract.ownerOf(255n)).toBe(holderAddress);
+    expect(await contract.balanceOf(outsiderAddress)).toBe(0n);
+    expect(await contract.balanceOf(holderAddress)).toBe(BigInt(minted - moved.size));
+
+    // Tokens that do not exist have no owner: 0, the next id (same record word), and ids in empty words.
+    for (const tokenId of [0n, 328n, 512n, 2n ** 255n, 2n ** 256n - 1n]) {
+      await expectRevert(contract.ownerOf(tokenId), 'OwnerQueryForNonexistentToken');
+      await expectRevert(as(holder).transferFrom(holderAddress, outsiderAddress, tokenId), 'OwnerQueryForNonexistentToken');
+    }
+    await expectRevert(contract.balanceOf(ZeroAddress), 'BalanceQueryForZeroAddress');
+  });
+
+  it('lets the owner, the approved address and operators transfer, nobody else', async () => {
+    const { contract, as } = await deployFresh();
+    const [holderAddress, outsiderAddress, editorAddress] = await Promise.all([holder.getAddress(), outsider.getAddress(), editor.getAddress()]);
+    const tokens = await mintTokens(contract, holderAddress, collection(), 0, 5);
+
+    await expectRevert(as(outsider).transferFrom(holderAddress, outsiderAddress, tokens[1]!), 'TransferCallerNotOwnerNorApproved');
+    await expectRevert(as(holder).transferFrom(outsiderAddress, holderAddress, tokens[1]!), 'TransferFromIncorrectOwner');
+    await expectRevert(as(holder).transferFrom(holderAddress, ZeroAddress, tokens[1]!), 'TransferToZeroAddress');
+    await expectRevert(as(outsider).approve(outsiderAddress, tokens[1]!), 'ApprovalCallerNotOwnerNorApproved');
+    await expectRevert(contract.getApproved(99n), 'ApprovalQueryForNonexistentToken');
+
+    // An approval lets one address move one token, and ends with the transfer.
+    const approval = await mined(as(holder).approve(outsiderAddress, tokens[1]!));
+    expect(logsNamed(approval, 'Approval').map((args) => args.toArray())).toEqual([[holderAddress, outsiderAddress, tokens[1]]]);
+    expect(await contract.getApproved(tokens[1]!)).toBe(outsiderAddress);
+    await expectRevert(as(outsider).transferFrom(holderAddress, outsiderAddress, tokens[2]!), 'TransferCallerNotOwnerNorApproved');
+    await mined(as(outsider).transferFrom(holderAddress, editorAddress, tokens[1]!));
+    expect(await contract.ownerOf(tokens[1]!)).toBe(editorAddress);
+    expect(await contract.getApproved(tokens[1]!)).toBe(ZeroAddress);
+    await expectRevert(as(outsider).transferFrom(editorAddress, outsiderAddress, tokens[1]!), 'TransferCallerNotOwnerNorApproved');
+
+    // An operator moves any of the holder's tokens until the holder withdraws it.
+    const operator = await mined(as(holder).setApprovalForAll(outsiderAddress, true));
+    expect(logsNamed(operator, 'ApprovalForAll').map((args) => args.toArray())).toEqual([[holderAddress, outsiderAddress, true]]);
+    expect(await contract.isApprovedForAll(holderAddress, outsiderAddress)).toBe(true);
+    await mined(as(outsider).approve(editorAddress, tokens[3]!)); // an operator may approve too
+    await mined(as(outsider).transferFrom(holderAddress, outsiderAddress, tokens[4]!));
+    await mined(as(editor).transferFrom(holderAddress, editorAddress, tokens[3]!));
+    await mined(as(holder).setApprovalForAll(outsiderAddress, false));
+    await expectRevert(as(outsider).transferFrom(holderAddress, outsiderAddress, tokens[0]!), 'TransferCallerNotOwnerNorApproved');
+
+    expect(await Promise.all(tokens.map((tokenId) => contract.ownerOf(tokenId)))).toEqual([
+      holderAddress,
+      editorAddress,
+      holderAddress,
+      editorAddress,
+      outsiderAddress,
+    ]);
+    expect(await Promise.all([holderAddress, editorAddress, outsiderAddress].map((a) => contract.balanceOf(a)))).toEqual([2n, 2n, 1n]);
+  });
+
+  it('asks contract recipients of safe mints and safe transfers for onERC721Received', async () => {
+    const source = `// SPDX-License-Identifier: MIT
+      pragma solidity 0.8.37;
+      contract Receiver {
+        event Received(address operator, address from, uint256 tokenId, bytes data);
+        bytes4 private immutable answer;
+        constructor(bytes4 answer_) { answer = answer_; }
+        function onERC721Received(address operator, address from, uint256 tokenId, bytes calldata data) external returns (bytes4) {
+          emit Received(operator, from, tokenId, data);
+          return answer;
+        }
+      }`;
+    const output = JSON.parse(
+      solc.compile(
+        JSON.stringify({
+          language: 'Solidity',
+          sources: { 'Receiver.sol': { content: source } },
+          settings: { evmVersion: 'prague', outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } },
+        }),
+      ),
+    ) as { contracts: Record<string, Record<string, { abi: []; evm: { bytecode: { object: string } } }>> };
+    const { abi: receiverAbi, evm } = output.contracts['Receiver.sol']!.Receiver!;
+    const receiverEvents = new Interface(receiverAbi);
+    const deployReceiver = async (answer: string) => {
+      const deployed = (await new ContractFactory(receiverAbi, `0x${evm.bytecode.object}`, admin).deploy(answer)) as BaseContract;
+      await deployed.waitForDeployment();
+      return deployed.getAddress();
+    };
+    const received = (receipt: TransactionReceipt, receiver: string) =>
+      (receipt.logs as readonly Log[])
+        .filter((log) => log.address === receiver)
+        .map((log) => receiverEvents.parseLog(log)!.args.toArray());
+
+    const accepting = await deployReceiver('0x150b7a02');
+    const refusing = await deployReceiver('0xdeadbeef');
+    const { contract, address, as } = await deployFresh();
+    const [adminAddress, holderAddress] = await Promise.all([admin.getAddress(), holder.getAddress()]);
+    const name = collection();
+    const root = `0x${'ab'.repeat(32)}`;
+
+    // Safe mints: every token of a batch is offered; a refusal or a contract without the hook reverts the mint.
+    const batch = await mined(contract.mintBatch(accepting, [assetIdOf(name, '1'), assetIdOf(name, '2')], root));
+    expect(received(batch, accepting)).toEqual([
+      [adminAddress, ZeroAddress, 1n, '0x'],
+      [adminAddress, ZeroAddress, 2n, '0x'],
+    ]);
+    expect(await contract.balanceOf(accepting)).toBe(2n);
+    for (const to of [refusing, address]) {
+      await expectRevert(contract.mintBatch(to, [assetIdOf(name, '3')], root), 'TransferToNonERC721ReceiverImplementer');
+      await expectRevert(contract.mint(to, assetIdOf(name, '3'), root), 'TransferToNonERC721ReceiverImplementer');
+    }
+    expect(await contract.tokenOfAsset(assetIdOf(name, '3'))).toBe(0n);
+
+    // Safe transfers pass the caller, the sender and the data; plain transferFrom asks nothing.
+    const [tokenId] = await mintTokens(contract, holderAddress, name, 10, 1);
+    const safe = await mined(as(holder)['safeTransferFrom(address,address,uint256,bytes)'](holderAddress, accepting, tokenId!, '0x1234'));
+    expect(received(safe, accepting)).toEqual([[holderAddress, holderAddress, tokenId, '0x1234']]);
+    expect(await contract.ownerOf(tokenId!)).toBe(accepting);
+    const [second] = await mintTokens(contract, holderAddress, name, 11, 1);
+    for (const to of [refusing, address]) {
+      await expectRevert(as(holder)['safeTransferFrom(address,address,uint256)'](holderAddress, to, second!), 'TransferToNonERC721ReceiverImplementer');
+    }
+    await mined(as(holder).transferFrom(holderAddress, refusing, second!));
+    expect(await contract.ownerOf(second!)).toBe(refusing);
   });
 });
 
