@@ -191,7 +191,9 @@ function readKeyFile(file: string): KeyFile {
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<KeyFile>;
   } catch (error) {
-    throw new UsageError(`cannot read key file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    // Not the parser's message: it quotes the text around the error, which may be the secret.
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read key file ${file}: ${code ?? 'not valid JSON'}`);
   }
   // The secret is never echoed, not even when malformed.
   if (typeof parsed.name !== 'string' || !isHexKey(parsed.secretKey, 32)) throw new UsageError(`${file} is not an approver key file (atelier keys new <name> makes one)`);

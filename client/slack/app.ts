@@ -84,21 +84,24 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
         token: secrets.botToken,
         logger: log,
         clientOptions,
-        receiver: new HTTPReceiver({
-          signingSecret: secrets.signingSecret!,
-          endpoints: EVENTS_PATH,
-          logger: log,
-          customRoutes: [
-            {
-              path: '/healthz',
-              method: ['GET'],
-              handler: (_req, res) => {
-                res.writeHead(200, { 'content-type': 'text/plain' });
-                res.end('ok\n');
+        receiver: refusingFutureRequests(
+          new HTTPReceiver({
+            signingSecret: secrets.signingSecret!,
+            endpoints: EVENTS_PATH,
+            logger: log,
+            customRoutes: [
+              {
+                path: '/healthz',
+                method: ['GET'],
+                handler: (_req, res) => {
+                  res.writeHead(200, { 'content-type': 'text/plain' });
+                  res.end('ok\n');
+                },
               },
-            },
-          ],
-        }),
+            ],
+          }),
+          log,
+        ),
       });
 
   const locks = new KeyedLock();
@@ -239,6 +242,28 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
       log.warn(`slack app: could not answer ${person.id}: ${describeSlackError(error).message}`);
     }
   }
+}
+
+/** How far a request's signed timestamp may stray from now, either way (Slack's rule is 5 minutes). */
+const REQUEST_WINDOW_S = 5 * 60;
+
+/**
+ * Bolt refuses requests signed too long ago, but takes one dated in the future: such a request,
+ * signed ahead of time, could be replayed for as long as its date lies ahead. Refused here, before
+ * Bolt reads it.
+ */
+function refusingFutureRequests(receiver: HTTPReceiver, log: Logger): HTTPReceiver {
+  const verified = receiver.requestListener;
+  receiver.requestListener = (request, response) => {
+    const timestamp = Number(request.headers['x-slack-request-timestamp']);
+    if (Number.isFinite(timestamp) && timestamp > Date.now() / 1000 + REQUEST_WINDOW_S) {
+      log.warn(`slack app: refused a request dated ${Math.round(timestamp - Date.now() / 1000)} s in the future`);
+      response.writeHead(401, { 'content-type': 'text/plain' }).end('request timestamp is in the future\n');
+      return;
+    }
+    verified(request, response);
+  };
+  return receiver;
 }
 
 const lockKey = (target: ButtonTarget) => `${target.workflowId}#${target.round}`;
