@@ -14,6 +14,7 @@
 import { ApplicationFailure, Context, log, sleep } from '@temporalio/activity';
 import type { WebClient } from '@slack/web-api';
 import sharp from 'sharp';
+import { untrustedInput } from './format.ts';
 import {
   approversMention,
   closedBlocks,
@@ -229,7 +230,7 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
     for (const [ext, magic] of Object.entries(SLACK_FILE_FORMATS)) {
       if (magic.every((byte, i) => bytes[i] === byte)) return { bytes, ext };
     }
-    return { bytes: await sharp(bytes).png().toBuffer(), ext: 'png' };
+    return { bytes: await sharp(bytes, untrustedInput).png().toBuffer(), ext: 'png' };
   }
 
   async function remind(deps: SlackApprovalDependencies, settings: CollectionSlackSettings, notice: ApprovalNotice): Promise<SlackMessageRef> {
