@@ -20,7 +20,7 @@ import type { DecisionInput } from '../common/decision.ts';
 import { APPROVE_ACTION, REASON_BLOCK, REASON_INPUT, REJECT_ACTION, REJECT_VIEW, requestBlocks } from '../common/slack/blocks.ts';
 import { SlackCollections } from '../common/slack/settings.ts';
 import { approveUpdate } from '../workflows/messages.ts';
-import { config, gatewayGet, startWorker, testSpec, uniqueCollection, waitForStage } from './support/harness.ts';
+import { config, gatewayGet, startedAttempt, startWorker, testSpec, uniqueCollection, waitFor, waitForStage } from './support/harness.ts';
 import { buttonClick, postInteraction, viewSubmission } from './support/slackRequests.ts';
 import type { SlackUser } from './support/slackRequests.ts';
 import { FakeSlack } from './support/slackServer.ts';
@@ -143,29 +143,7 @@ async function acceptedUpdates(workflowId: string): Promise<string[]> {
   });
 }
 
-/** The attempt of the recorded start of an activity type, once history has it. */
-async function startedAttempt(workflowId: string, activityType: string): Promise<number | undefined> {
-  const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, string>();
-  for (const event of history.events ?? []) {
-    const attributes = event.activityTaskScheduledEventAttributes;
-    if (attributes) scheduled.set(String(event.eventId), attributes.activityType?.name ?? '');
-    const started = event.activityTaskStartedEventAttributes;
-    if (started && scheduled.get(String(started.scheduledEventId)) === activityType) return started.attempt ?? 0;
-  }
-  return undefined;
-}
 
-/** Polls an async probe until it gives a value. */
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function started(approval: Partial<ManualApproval> = {}, overrides: Partial<AssetSpec> = {}) {
   const spec = signedOnlySpec(approval, overrides);
@@ -444,7 +422,7 @@ describe('Slack approvals', () => {
     expect(fake.callsTo('chat.postMessage').filter((c) => forThisRun(c.args))).toHaveLength(1);
     expect(fake.callsTo('conversations.history').some((c) => c.args.channel === CHANNEL && c.args.include_all_metadata === 'true')).toBe(true);
     // The activity did fail once and run again: its recorded start is the second attempt.
-    expect(await eventually(() => startedAttempt(workflowId, 'announceApproval'), 'the announceApproval start in history')).toBe(2);
+    expect(await waitFor('the announceApproval start in history', () => startedAttempt(client, workflowId, 'announceApproval'), 30_000)).toBe(2);
 
     await click(message, APPROVE_ACTION, omar);
     expect((await client.result(workflowId)).stage).toBe('minted');

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient } from '../client/atelier.ts';
 import type { AssetSpec } from '../common/asset.ts';
 import { closedBlocks } from '../common/slack/blocks.ts';
-import { config, gatewayGet, startWorker, testSpec, waitForStage } from './support/harness.ts';
+import { config, gatewayGet, startedAttempt, startWorker, testSpec, waitForStage } from './support/harness.ts';
 import { FakeSlack } from './support/slackServer.ts';
 import type { FakeFile, FakeMessage } from './support/slackServer.ts';
 
@@ -62,18 +62,6 @@ const uploads = () => fake.callsTo('files.getUploadURLExternal').slice(uploadsBe
 /** Files completed into a request's thread. */
 const filesIn = (message: FakeMessage): FakeFile[] => fake.completedFiles().filter((f) => f.channel === message.channel && f.thread_ts === message.ts);
 
-/** The attempt of the recorded start of an activity type, once history has it. */
-async function startedAttempt(workflowId: string, activityType: string): Promise<number | undefined> {
-  const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, string>();
-  for (const event of history.events ?? []) {
-    const attributes = event.activityTaskScheduledEventAttributes;
-    if (attributes) scheduled.set(String(event.eventId), attributes.activityType?.name ?? '');
-    const started = event.activityTaskStartedEventAttributes;
-    if (started && scheduled.get(String(started.scheduledEventId)) === activityType) return started.attempt ?? 0;
-  }
-  return undefined;
-}
 
 /** The workflow's history as text, with payloads decoded. */
 async function historyText(workflowId: string): Promise<string> {
@@ -280,7 +268,7 @@ async function waitForAttempt(workflowId: string, timeoutMs = 30_000): Promise<n
   for (;;) {
     const completed = await requestedCompleted(workflowId);
     if (completed) {
-      const attempt = await startedAttempt(workflowId, 'announceApproval');
+      const attempt = await startedAttempt(client, workflowId, 'announceApproval');
       if (attempt !== undefined) return attempt;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for announceApproval of ${workflowId} to complete`);

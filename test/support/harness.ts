@@ -216,3 +216,16 @@ export async function recordedRpc(target = config.ATELIER_ETH_RPC_URL) {
       }),
   };
 }
+
+/** The attempt of the recorded start of an activity type, once history has it. */
+export async function startedAttempt(client: AtelierClient, workflowId: string, activityType: string): Promise<number | undefined> {
+  const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<string, string>();
+  for (const event of history.events ?? []) {
+    const attributes = event.activityTaskScheduledEventAttributes;
+    if (attributes) scheduled.set(String(event.eventId), attributes.activityType?.name ?? '');
+    const started = event.activityTaskStartedEventAttributes;
+    if (started && scheduled.get(String(started.scheduledEventId)) === activityType) return started.attempt ?? 0;
+  }
+  return undefined;
+}
