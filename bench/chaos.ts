@@ -11,10 +11,14 @@
  *          `calm-<seed>`, no faults. Its wall time W is the yardstick.
  *   chaos: the same assets in collection `chaos-<seed>`, while a driver, from a seeded PRNG (the seed
  *          is printed; `--seed` repeats the schedule, not the machine's timing), spreads over W:
- *            - --kills SIGKILLs of the worker process at random moments (each after it has polled for
- *              1-4 s), started again at once;
- *            - Anvil stopped for 30 s (SIGTERM: it writes its state on exit) and started again;
- *            - Kubo stopped for 30 s once a run is pinning, and started again;
+ *            - --kills SIGKILLs of the worker process, each once it has polled for 1-4 s, started
+ *              again at once: three quarters at random moments, a quarter at a random 0-1.5 s after
+ *              the minter is seen with a batch activity under way (prepare, send or await), the
+ *              moments exactly-once rests on (the work mints only at its end);
+ *            - Anvil stopped for 30 s (SIGTERM: it writes its state on exit) once runs are minting,
+ *              and started again;
+ *            - Kubo stopped for 30 s mid-pin (a run pinning, or the minter pinning a batch
+ *              directory), and started again;
  *            - the Temporal server SIGKILLed once and started again (SQLite in the data folder);
  *            - forged and malformed messages: `mintRequest` signals to the minter (an asset nobody
  *              approved with a real-looking replyTo, a minting asset to another recipient, null, an
@@ -86,6 +90,8 @@ const KILLS = whole('kills', args.kills, 0, 200);
 const CAP_MS = whole('cap-min', args['cap-min'], 1, 600) * 60_000;
 
 const OUTAGE_MS = 30_000;
+/** Of the kills, this many wait for a mint batch under way; the rest fall at random moments. */
+const MINTING_KILLS = Math.round(KILLS / 4);
 const BATCH_WAIT_MS = '2000';
 /** Anvil's second well-known account: every asset goes to this collector. */
 const COLLECTOR = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
@@ -359,6 +365,8 @@ interface FaultRecord {
 
 class Driver {
   readonly faults: FaultRecord[] = [];
+  /** Planned faults that could not be delivered, with why. */
+  readonly skipped: string[] = [];
   readonly problems: string[] = [];
   private t0 = 0;
   /** Set when every run has closed. */
@@ -391,7 +399,7 @@ class Driver {
 
   run(t0: number): Promise<void> {
     this.t0 = t0;
-    const lanes = [this.kills(), this.anvil(), this.kubo(), this.temporal(), this.forgeries()].map((lane) =>
+    const lanes = [this.scheduledKills(), this.mintingKills(), this.anvil(), this.kubo(), this.temporal(), this.forgeries()].map((lane) =>
       lane.catch((error) => {
         this.problems.push(`driver lane failed: ${(error as Error).message}`);
         log(`driver lane failed: ${(error as Error).stack}`);
@@ -400,34 +408,109 @@ class Driver {
     return Promise.all(lanes).then(() => undefined);
   }
 
-  /** Each kill at a random moment of the window, once the worker has polled for 1-4 s; started again at once. */
-  private async kills(): Promise<void> {
-    const rng = rngFor('kills');
-    const moments = Array.from({ length: KILLS }, () => between(rng, 0.03, 1)).sort((a, b) => a - b);
+  private skip(kind: string, why: string) {
+    this.skipped.push(`${kind}: ${why}`);
+    log(`[+${seconds(Date.now() - this.t0).padStart(6)} s] NOT delivered: ${kind}: ${why}`);
+  }
+
+  /** One kill at a time: a kill waits until the previous one's worker polls again. */
+  private killLock: Promise<unknown> = Promise.resolve();
+
+  /**
+   * SIGKILLs the worker once it has polled for `upFor` ms and `moment()` says now (it answers what
+   * is going on, or undefined: not yet), then starts it again at once. False if the work ended first
+   * (`whileWorkOpen`) or the cap was reached.
+   */
+  private async killWorker(label: string, upFor: number, moment: () => Promise<string | undefined>, whileWorkOpen: boolean): Promise<boolean> {
     const worker = this.plan.worker;
-    for (const [i, moment] of moments.entries()) {
-      const upFor = between(rng, 1_000, 4_000);
-      if (!(await this.until(moment))) return;
-      while (!worker.pollingSince || Date.now() - worker.pollingSince < upFor) {
-        if (capReached()) return;
-        await sleep(100);
-      }
-      const up = Date.now() - worker.pollingSince;
-      await worker.kill();
-      this.note('worker SIGKILL', `#${i + 1} of ${KILLS}, after ${seconds(up)} s polling`);
-      const restarting = Date.now();
-      await worker.start();
-      log(`           worker polling again after ${seconds(Date.now() - restarting)} s`);
+    for (;;) {
+      if (capReached() || (whileWorkOpen && this.workDoneAt !== undefined)) return false;
+      const attempt = this.killLock.then(async () => {
+        if (!worker.pollingSince || Date.now() - worker.pollingSince < upFor) return false;
+        const what = await moment();
+        if (what === undefined || !worker.pollingSince) return false;
+        const up = Date.now() - worker.pollingSince;
+        await worker.kill();
+        this.note('worker SIGKILL', `${label}, after ${seconds(up)} s polling${what ? `; ${what}` : ''}`);
+        const restarting = Date.now();
+        await worker.start();
+        log(`           worker polling again after ${seconds(Date.now() - restarting)} s`);
+        return true;
+      });
+      this.killLock = attempt.catch(() => undefined);
+      if (await attempt) return true;
+      await sleep(100);
     }
   }
 
-  /** Anvil stopped for 30 s; it writes its state on exit and loads it again. */
+  /** Most kills at random moments of the window, each once the worker has polled for 1-4 s. */
+  private async scheduledKills(): Promise<void> {
+    const rng = rngFor('kills');
+    const count = KILLS - MINTING_KILLS;
+    const moments = Array.from({ length: count }, () => between(rng, 0.03, 1)).sort((a, b) => a - b);
+    for (const [i, moment] of moments.entries()) {
+      const upFor = between(rng, 1_000, 4_000);
+      if (!(await this.until(moment))) return this.skip('worker SIGKILL', `${count - i} scheduled kills: the cap was reached`);
+      await this.killWorker(`#${i + 1} of ${count} at random moments`, upFor, async () => '', false);
+    }
+  }
+
+  /**
+   * The rest while the minter has a batch activity under way (prepare, send or await): the moments
+   * exactly-once depends on. Each at a random 0-1.5 s after one is seen.
+   */
+  private async mintingKills(): Promise<void> {
+    const rng = rngFor('minting-kills');
+    for (let i = 0; i < MINTING_KILLS; i++) {
+      const upFor = between(rng, 1_000, 4_000);
+      const delay = between(rng, 0, 1_500);
+      const killed = await this.killWorker(`#${i + 1} of ${MINTING_KILLS} during a mint batch`, upFor, async () => {
+        const before = await this.minterActivity();
+        if (!before) return undefined;
+        await sleep(delay);
+        return `minter: ${before} (seen ${Math.round(delay)} ms before), now ${(await this.minterActivity()) ?? 'none'}`;
+      }, true);
+      if (!killed) return this.skip('worker SIGKILL', `${MINTING_KILLS - i} kills during a mint batch: no batch under way before the work ended`);
+    }
+  }
+
+  /** The minter's batch activities under way ("sendMintBatch attempt 2"), or undefined. */
+  private async minterActivity(): Promise<string | undefined> {
+    try {
+      const description = await this.atelier.temporal.workflow.getHandle(this.plan.minterId).describe();
+      const pending = (description.raw.pendingActivities ?? []).filter((a) => /MintBatch$/.test(a.activityType?.name ?? ''));
+      return pending.length ? pending.map((a) => `${a.activityType?.name} attempt ${a.attempt}`).join(', ') : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until `now()` answers (polled every 200 ms); undefined if the work ended or the cap came first. */
+  private async whenWorkShows(now: () => Promise<string | undefined>): Promise<string | undefined> {
+    while (this.workDoneAt === undefined && !capReached()) {
+      const what = await now().catch(() => undefined);
+      if (what) return what;
+      await sleep(200);
+    }
+    return undefined;
+  }
+
+  private async runsAt(stage: string): Promise<number> {
+    return (await this.atelier.temporal.workflow.count(inCollection(this.plan.collectionId, ` AND ExecutionStatus = 'Running' AND AtelierStage = '${stage}'`))).count;
+  }
+
+  /** Anvil stopped for 30 s while runs mint (it writes its state on exit and loads it again). */
   private async anvil(): Promise<void> {
     const rng = rngFor('anvil');
-    if (!(await this.until(between(rng, 0.1, 0.6)))) return;
+    if (!(await this.until(between(rng, 0.1, 0.6)))) return this.skip('Anvil stop', 'the cap was reached');
+    const what = await this.whenWorkShows(async () => {
+      const minting = await this.runsAt('minting');
+      return minting > 0 ? `${minting} runs minting${(await this.minterActivity()) ? `, minter: ${await this.minterActivity()}` : ''}` : undefined;
+    });
+    if (!what) return this.skip('Anvil stop', 'no run was minting before the work ended');
     const before = await blockNumber();
     await stack.stop('anvil');
-    this.note('Anvil stopped', `for ${OUTAGE_MS / 1000} s at block ${before}`);
+    this.note('Anvil stopped', `for ${OUTAGE_MS / 1000} s at block ${before}, ${what}`);
     try {
       await sleep(OUTAGE_MS);
     } finally {
@@ -438,21 +521,19 @@ class Driver {
     if (before === undefined || after === undefined || after < before) this.problems.push(`Anvil came back at block ${after}, below ${before}: it lost blocks`);
   }
 
-  /** Kubo stopped for 30 s while a run is pinning. */
+  /** Kubo stopped for 30 s mid-pin: a run pinning its content, or the minter pinning a batch directory. */
   private async kubo(): Promise<void> {
     const rng = rngFor('kubo');
-    if (!(await this.until(between(rng, 0.1, 0.6)))) return;
-    const waitUntil = Date.now() + 90_000;
-    let pinning = 0;
-    while (Date.now() < waitUntil && !capReached()) {
-      pinning = await this.atelier.temporal.workflow
-        .count(inCollection(this.plan.collectionId, ` AND ExecutionStatus = 'Running' AND AtelierStage = 'pinning'`))
-        .then((c) => c.count, () => 0);
-      if (pinning > 0) break;
-      await sleep(200);
-    }
+    if (!(await this.until(between(rng, 0.1, 0.6)))) return this.skip('Kubo stop', 'the cap was reached');
+    const what = await this.whenWorkShows(async () => {
+      const pinning = await this.runsAt('pinning');
+      if (pinning > 0) return `${pinning} runs pinning`;
+      const minter = await this.minterActivity();
+      return minter?.includes('prepareMintBatch') ? `minter: ${minter}` : undefined;
+    });
+    if (!what) return this.skip('Kubo stop', 'nothing was pinning before the work ended');
     await stack.stop('kubo');
-    this.note('Kubo stopped', `for ${OUTAGE_MS / 1000} s with ${pinning} runs pinning`);
+    this.note('Kubo stopped', `for ${OUTAGE_MS / 1000} s, ${what}`);
     try {
       await sleep(OUTAGE_MS);
     } finally {
@@ -473,11 +554,10 @@ class Driver {
 
   /** Forged and malformed messages, each at a random moment, to the minter and to asset runs. */
   private async forgeries(): Promise<void> {
-    const rng = rngFor('forgeries');
     const { atelier, plan } = this;
     const temporal = atelier.temporal;
     const unknownKey = String(COUNT + 7);
-    const forgeries: { name: string; send: () => Promise<string> }[] = [
+    const forgeries: { name: string; send: (rng: () => number) => Promise<string> }[] = [
       {
         name: 'mintRequest for an asset nobody approved',
         send: async () => {
@@ -495,9 +575,9 @@ class Driver {
       },
       {
         name: 'mintRequest for a minting asset, to another recipient',
-        send: async () => {
+        send: async (rng) => {
           const target = await this.pickRun(rng);
-          if (!target) return 'no open run to name';
+          if (!target) throw new Error('no open run to send it to');
           const status = await retrying('status', () => atelier.status(target.workflowId), Date.now() + 60_000).catch(() => undefined);
           const minter = await this.minterHandle();
           await minter.signal(mintRequestSignalName, {
@@ -542,9 +622,9 @@ class Driver {
       },
       {
         name: `mintResult claiming token ${FORGED_TOKEN}`,
-        send: async () => {
+        send: async (rng) => {
           const target = await this.pickRun(rng);
-          if (!target) return 'no open run';
+          if (!target) throw new Error('no open run to send it to');
           await temporal.workflow.getHandle(target.workflowId).signal(mintResultSignalName, {
             assetId: assetIdOf(plan.collectionId, target.assetKey).toString(),
             ok: true,
@@ -555,9 +635,9 @@ class Driver {
       },
       {
         name: 'mintResult refusing the mint',
-        send: async () => {
+        send: async (rng) => {
           const target = await this.pickRun(rng);
-          if (!target) return 'no open run';
+          if (!target) throw new Error('no open run to send it to');
           await temporal.workflow.getHandle(target.workflowId).signal(mintResultSignalName, {
             assetId: assetIdOf(plan.collectionId, target.assetKey).toString(),
             ok: false,
@@ -569,71 +649,74 @@ class Driver {
       },
       {
         name: 'mintResult malformed',
-        send: async () => {
+        send: async (rng) => {
           const target = await this.pickRun(rng);
-          if (!target) return 'no open run';
+          if (!target) throw new Error('no open run to send it to');
           await temporal.workflow.getHandle(target.workflowId).signal(mintResultSignalName, { assetId: 42, ok: 'yes', mint: 'token' });
           return `to ${target.workflowId} (${target.stage})`;
         },
       },
       {
         name: 'approve Update with garbage',
-        send: async () => {
+        send: async (rng) => {
           const target = await this.pickRun(rng, null);
-          if (!target) return 'no open run';
+          if (!target) throw new Error('no open run to send it to');
           return `to ${target.workflowId}: ${await this.update(target.workflowId, 'approve', { by: 42, round: 'one', draftCid: null, via: 'chaos' })}`;
         },
       },
       {
         name: 'reject Update with null',
-        send: async () => {
+        send: async (rng) => {
           const target = await this.pickRun(rng, null);
-          if (!target) return 'no open run';
+          if (!target) throw new Error('no open run to send it to');
           return `to ${target.workflowId}: ${await this.update(target.workflowId, 'reject', null)}`;
         },
       },
       {
         name: 'approve signal with garbage',
-        send: async () => {
+        send: async (rng) => {
           const target = await this.pickRun(rng, null);
-          if (!target) return 'no open run';
+          if (!target) throw new Error('no open run to send it to');
           await temporal.workflow.getHandle(target.workflowId).signal('approve', { by: 'mallory', round: 1, draftCid: 'bafy-not-a-cid', via: 'script' });
           return `to ${target.workflowId} (${target.stage})`;
         },
       },
       {
         name: 'reject signal with an undecodable payload',
-        send: async () => {
+        send: async (rng) => {
           const target = await this.pickRun(rng, null);
-          if (!target) return 'no open run';
+          if (!target) throw new Error('no open run to send it to');
           await this.rawSignal(target.workflowId, 'reject', '{"by": "mallory", "comment": ');
           return `broken JSON to ${target.workflowId} (${target.stage})`;
         },
       },
     ];
-    const moments = forgeries.map(() => between(rng, 0.1, 0.9));
-    const order = forgeries.map((forgery, i) => ({ forgery, moment: moments[i]! })).sort((a, b) => a.moment - b.moment);
-    for (const { forgery, moment } of order) {
-      if (!(await this.until(moment))) return;
-      try {
-        const detail = await retrying(forgery.name, forgery.send, Math.min(capAt, Date.now() + 90_000));
-        this.note(`forged: ${forgery.name}`, detail);
-      } catch (error) {
-        this.note(`forged: ${forgery.name}`, `not delivered: ${(error as Error).message}`);
-      }
-    }
+    // Each at its own random moment, with its own stream: one waiting for its target never holds another.
+    await Promise.all(
+      forgeries.map(async (forgery) => {
+        const rng = rngFor(`forgery:${forgery.name}`);
+        const kind = `forged: ${forgery.name}`;
+        if (!(await this.until(between(rng, 0.1, 0.9)))) return this.skip(kind, 'the cap was reached');
+        try {
+          this.note(kind, await retrying(forgery.name, () => forgery.send(rng), Math.min(capAt, Date.now() + 90_000)));
+        } catch (error) {
+          this.skip(kind, (error as Error).message);
+        }
+      }),
+    );
   }
 
   /** The minter of this run's signer, once it exists (the first asset to mint starts it). */
   private async minterHandle() {
     const handle = this.atelier.temporal.workflow.getHandle(this.plan.minterId);
-    await retrying('the minter to exist', () => handle.describe(), Math.min(capAt, Date.now() + 120_000));
+    await retrying('the minter to exist', () => handle.describe());
     return handle;
   }
 
   /**
    * A running asset run of this collection, chosen by the PRNG among those at `stage` (default:
-   * minting; null: any stage); another open run when none is at that stage within 30 s.
+   * minting; null: any stage) as soon as there is one; any open run if none got there before the
+   * work ended.
    */
   private async pickRun(rng: () => number, stage: string | null = 'minting'): Promise<{ workflowId: string; assetKey: string; stage: string } | undefined> {
     const list = async (extra: string) => {
@@ -643,12 +726,11 @@ class Driver {
       }
       return ids.sort((a, b) => a.workflowId.localeCompare(b.workflowId));
     };
-    const deadline = Date.now() + 30_000;
     let runs: { workflowId: string; stage: string }[] = [];
-    while (stage && Date.now() < deadline && !capReached()) {
+    while (stage && this.workDoneAt === undefined && !capReached()) {
       runs = await list(` AND AtelierStage = '${stage}'`).catch(() => []);
       if (runs.length > 0) break;
-      await sleep(500);
+      await sleep(250);
     }
     if (runs.length === 0) runs = await list('');
     const draw = rng();
@@ -1039,6 +1121,7 @@ async function main(): Promise<number> {
         const kinds = new Map<string, number>();
         for (const f of driver.faults) kinds.set(f.kind.replace(/ .*/, '').replace(/:$/, ''), (kinds.get(f.kind.replace(/ .*/, '').replace(/:$/, '')) ?? 0) + 1);
         log(`driver: ${driver.faults.length} faults (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}), ${late} of them after the last run closed; worker started ${chaos.worker.spawns} times, ${chaos.worker.unexpectedExits.length} exits not caused by the driver`);
+        for (const line of driver.skipped) log(`  not delivered: ${line}`);
         for (const line of driver.problems) log(`  driver: ${line}`);
       }
       log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min); whole invocation ${seconds(Date.now() - began)} s`);
