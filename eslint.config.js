@@ -31,7 +31,10 @@ export default tseslint.config(
               allowTypeImports: true,
               message: 'Workflows import activity types only (proxyActivities<Activities>), never activity code.',
             },
-            { group: ['**/client/*', '**/client/**', '**/workers/*', '**/scripts/*'], message: 'Imports run downward: workflow code never imports clients, workers or scripts.' },
+            {
+              group: ['**/client/*', '**/client/**', '**/workers/*', '**/scripts/*'],
+              message: 'Imports run downward: workflow code never imports clients, workers or scripts.',
+            },
           ],
         },
       ],
@@ -44,7 +47,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/client/*', '**/client/**', '**/workers/*', '**/scripts/*'], message: 'Imports run downward: activities never import clients, workers or scripts.' },
+            {
+              group: ['**/client/*', '**/client/**', '**/workers/*', '**/scripts/*'],
+              message: 'Imports run downward: activities never import clients, workers or scripts.',
+            },
             { group: ['**/workflows/*'], allowTypeImports: true, message: 'Activities do not import workflow code (shared vocabulary lives in common/).' },
           ],
         },

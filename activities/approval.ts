@@ -78,7 +78,14 @@ type Preview = { kind: 'url' } | { kind: 'file'; id: string } | { kind: 'none' }
 const FILE_PROCESSING_WAITS_MS = [250, 500, 1_000, 2_000, 4_000];
 
 /** Upload refusals a retry cannot fix (a setup matter): the request keeps its link, and says why in the log. */
-const UPLOAD_SETUP_ERRORS = new Set(['missing_scope', 'not_allowed_token_type', 'no_permission', 'restricted_action', 'file_uploads_disabled', 'file_upload_size_restricted']);
+const UPLOAD_SETUP_ERRORS = new Set([
+  'missing_scope',
+  'not_allowed_token_type',
+  'no_permission',
+  'restricted_action',
+  'file_uploads_disabled',
+  'file_upload_size_restricted',
+]);
 
 /** Image formats an image block shows as a Slack file; others are converted to PNG first. */
 const SLACK_FILE_FORMATS = { png: [0x89, 0x50, 0x4e, 0x47], jpg: [0xff, 0xd8, 0xff], gif: [0x47, 0x49, 0x46, 0x38] } as const;
@@ -311,7 +318,13 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
   async function close(deps: SlackApprovalDependencies, settings: CollectionSlackSettings, notice: ApprovalNotice): Promise<SlackMessageRef | null> {
     const outcome: Outcome =
       notice.event === 'cancelled'
-        ? { kind: 'cancelled', by: notice.cancelled?.by, via: 'atelier', comment: notice.cancelled?.reason, at: notice.cancelled?.at ?? new Date().toISOString() }
+        ? {
+            kind: 'cancelled',
+            by: notice.cancelled?.by,
+            via: 'atelier',
+            comment: notice.cancelled?.reason,
+            at: notice.cancelled?.at ?? new Date().toISOString(),
+          }
         : notice.event === 'expired' || !notice.decision
           ? { kind: 'expired', at: new Date(Context.current().info.scheduledTimestampMs).toISOString() }
           : { ...notice.decision };
@@ -346,7 +359,13 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
     return approversMention(users, notice.approvers.length > 0 ? undefined : settings.approverGroup);
   }
 
-  function messageOf(deps: SlackApprovalDependencies, settings: CollectionSlackSettings, notice: ApprovalNotice, outcome: Outcome | undefined, preview: Preview) {
+  function messageOf(
+    deps: SlackApprovalDependencies,
+    settings: CollectionSlackSettings,
+    notice: ApprovalNotice,
+    outcome: Outcome | undefined,
+    preview: Preview,
+  ) {
     const request: ApprovalRequest = notice;
     const open = requestBlocks(request, {
       previewBase: deps.previewBaseUrl ?? gatewayUrl,
@@ -361,7 +380,12 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
     };
   }
 
-  async function postRequestMessage(deps: SlackApprovalDependencies, settings: CollectionSlackSettings, notice: ApprovalNotice, channel: string): Promise<SlackMessageRef> {
+  async function postRequestMessage(
+    deps: SlackApprovalDependencies,
+    settings: CollectionSlackSettings,
+    notice: ApprovalNotice,
+    channel: string,
+  ): Promise<SlackMessageRef> {
     // In upload mode the message goes out without its image: the draft is uploaded into its thread next.
     const result = await withImageFallback(notice, previewOf(deps, undefined), (preview) =>
       deps.client.chat.postMessage({ channel, ...messageOf(deps, settings, notice, undefined, preview), unfurl_links: false, unfurl_media: false }),

@@ -58,7 +58,10 @@ export async function inspectImage(bytes: Buffer, what: string, formats: readonl
   const { width = 0, height = 0 } = meta;
   const pages = meta.pages ?? 1;
   if (!width || !height || width > limits.maxDimension || height > limits.maxDimension || width * height * pages > limits.maxInputPixels) {
-    throw ApplicationFailure.nonRetryable(`${what} is ${width}x${height} pixels${pages > 1 ? ` x ${pages} pages` : ''}; at most ${limits.maxDimension} a side`, 'ImageTooLarge');
+    throw ApplicationFailure.nonRetryable(
+      `${what} is ${width}x${height} pixels${pages > 1 ? ` x ${pages} pages` : ''}; at most ${limits.maxDimension} a side`,
+      'ImageTooLarge',
+    );
   }
   try {
     await sharp(bytes, untrustedInput).stats();
@@ -99,7 +102,11 @@ export function createFormatActivities({ kubo, avif }: FormatDependencies) {
         name === 'original' && meta.format === 'png'
           ? source
           : await recipe
-              .encode(sharp(source, untrustedInput).resize(recipe.width ? { width: recipe.width, height: recipe.width, fit: 'inside', withoutEnlargement: true } : undefined))
+              .encode(
+                sharp(source, untrustedInput).resize(
+                  recipe.width ? { width: recipe.width, height: recipe.width, fit: 'inside', withoutEnlargement: true } : undefined,
+                ),
+              )
               .toBuffer();
       if (bytes.byteLength > limits.maxRenditionBytes) {
         throw ApplicationFailure.nonRetryable(`rendition ${name} is ${bytes.byteLength} bytes, over ${limits.maxRenditionBytes}`, 'ImageTooLarge');
@@ -116,14 +123,7 @@ export function createFormatActivities({ kubo, avif }: FormatDependencies) {
 }
 
 /** OpenSea-style ERC-721 metadata with the provenance a collector can check. Key order is fixed. */
-function erc721Metadata(
-  spec: AssetSpec,
-  draft: Draft,
-  approval: FormatInput['approval'],
-  workflowId: string,
-  image: Rendition,
-  renditions: Rendition[],
-) {
+function erc721Metadata(spec: AssetSpec, draft: Draft, approval: FormatInput['approval'], workflowId: string, image: Rendition, renditions: Rendition[]) {
   const traitAttributes =
     spec.generator.kind === 'layers'
       ? Object.entries((draft.inputs as { traits?: Record<string, string> }).traits ?? {}).map(([trait_type, value]) => ({ trait_type, value }))
@@ -136,7 +136,15 @@ function erc721Metadata(
     properties: {
       collection: spec.collectionId,
       assetKey: spec.assetKey,
-      renditions: renditions.map((r) => ({ name: r.name, uri: `ipfs://${r.cid}`, mimeType: r.mimeType, width: r.width, height: r.height, bytes: r.bytes, sha256: r.sha256 })),
+      renditions: renditions.map((r) => ({
+        name: r.name,
+        uri: `ipfs://${r.cid}`,
+        mimeType: r.mimeType,
+        width: r.width,
+        height: r.height,
+        bytes: r.bytes,
+        sha256: r.sha256,
+      })),
       provenance: {
         generator: spec.generator.kind,
         inputs: draft.inputs,

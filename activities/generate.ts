@@ -130,12 +130,7 @@ function isSpaceCode(code: number): boolean {
   return space.test(String.fromCharCode(code));
 }
 
-async function composeLayers(
-  set: LayerSet,
-  generator: { layerSet: string; traits: Record<string, string>; seed: number },
-  round: number,
-  feedback: string[],
-) {
+async function composeLayers(set: LayerSet, generator: { layerSet: string; traits: Record<string, string>; seed: number }, round: number, feedback: string[]) {
   const problems = traitProblems(set, generator.traits);
   if (problems.length > 0) throw ApplicationFailure.nonRetryable(problems.join('; '), 'InvalidSpec');
   const { traits, seed } = traitsForRound(set, generator, round, feedback);
@@ -219,7 +214,10 @@ async function generateWithOpenAI(openai: GenerateDependencies['openai'], prompt
     if (first?.b64_json) {
       // Base64 is 4 characters for 3 bytes: an answer over the draft limit is refused undecoded.
       if (first.b64_json.length > Math.ceil(limits.maxDraftBytes / 3) * 4 + 4) {
-        throw ApplicationFailure.nonRetryable(`the Images API answered with an image of about ${Math.floor((first.b64_json.length * 3) / 4)} bytes, over the ${limits.maxDraftBytes} limit`, 'ImageTooLarge');
+        throw ApplicationFailure.nonRetryable(
+          `the Images API answered with an image of about ${Math.floor((first.b64_json.length * 3) / 4)} bytes, over the ${limits.maxDraftBytes} limit`,
+          'ImageTooLarge',
+        );
       }
       return { image: Buffer.from(first.b64_json, 'base64'), inputs: { generator: 'openai', model: openai.model, prompt: fullPrompt } };
     }

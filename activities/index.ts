@@ -16,7 +16,13 @@ import type { ConfirmDependencies } from './confirm.ts';
 import { createTrustActivities } from './trust.ts';
 import type { TrustDependencies } from './trust.ts';
 
-export type ActivityDependencies = GenerateDependencies & ApprovalDependencies & FormatDependencies & MintDependencies & MintBatchDependencies & TrustDependencies & ConfirmDependencies;
+export type ActivityDependencies = GenerateDependencies &
+  ApprovalDependencies &
+  FormatDependencies &
+  MintDependencies &
+  MintBatchDependencies &
+  TrustDependencies &
+  ConfirmDependencies;
 
 export function createActivities(deps: ActivityDependencies) {
   return {

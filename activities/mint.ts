@@ -34,7 +34,12 @@ interface MintProgress {
  * undefined. Shared by the direct mint and the minter: both start from the chain's record.
  */
 export async function existingMint(
-  { contract, provider, contractAddress, deploymentBlock }: { contract: CreativeAssetContract; provider: JsonRpcProvider; contractAddress: string; deploymentBlock: number },
+  {
+    contract,
+    provider,
+    contractAddress,
+    deploymentBlock,
+  }: { contract: CreativeAssetContract; provider: JsonRpcProvider; contractAddress: string; deploymentBlock: number },
   assetId: bigint,
 ): Promise<MintReceipt | undefined> {
   const tokenId = await contract.tokenOfAsset(assetId);
@@ -98,7 +103,10 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
      */
     async mintAsset(input: MintInput): Promise<MintReceipt> {
       const progress: { current?: MintProgress } = { current: Context.current().info.heartbeatDetails as MintProgress | undefined };
-      return heartbeatWhile(() => mintOnce(input, progress), () => progress.current);
+      return heartbeatWhile(
+        () => mintOnce(input, progress),
+        () => progress.current,
+      );
     },
   };
 

@@ -100,7 +100,10 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
     }
   }
 
-  async function sendOnce({ signer: expected, recipient, assetIds, rootCid, replaces }: BatchToMint & { signer: string; replaces?: SentTx }, progress: { current?: SendProgress }): Promise<SendOutcome> {
+  async function sendOnce(
+    { signer: expected, recipient, assetIds, rootCid, replaces }: BatchToMint & { signer: string; replaces?: SentTx },
+    progress: { current?: SendProgress },
+  ): Promise<SendOutcome> {
     if (expected.toLowerCase() !== signer.address.toLowerCase()) {
       // A worker configured with another key: another worker of the right signer will take it.
       throw ApplicationFailure.retryable(`this worker signs as ${signer.address}; the minter sends as ${expected}`, 'WrongSigner');
@@ -127,7 +130,11 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
         if (!reverted && (error as { code?: string }).code !== 'CALL_EXCEPTION') throw error;
         const reason = reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message;
         log.warn('mintBatch would revert', { reason });
-        return { status: 'rejected', reason: `mintBatch reverts: ${reason}`, assetId: reverted?.name === 'AssetAlreadyMinted' ? String(reverted.args[0]) : undefined };
+        return {
+          status: 'rejected',
+          reason: `mintBatch reverts: ${reason}`,
+          assetId: reverted?.name === 'AssetAlreadyMinted' ? String(reverted.args[0]) : undefined,
+        };
       }
       nonce = await provider.getTransactionCount(signer.address, 'pending');
     }
@@ -148,7 +155,13 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
       maxFeePerGas,
       maxPriorityFeePerGas,
     });
-    const tx: SentTx = { hash: keccak256(raw), nonce, gasLimit: gasLimit.toString(), maxFeePerGas: maxFeePerGas.toString(), maxPriorityFeePerGas: maxPriorityFeePerGas.toString() };
+    const tx: SentTx = {
+      hash: keccak256(raw),
+      nonce,
+      gasLimit: gasLimit.toString(),
+      maxFeePerGas: maxFeePerGas.toString(),
+      maxPriorityFeePerGas: maxPriorityFeePerGas.toString(),
+    };
     // Recorded before it is sent: a crash after sending still finds this transaction.
     progress.current = { tx, raw };
     heartbeat(progress.current);
@@ -190,7 +203,8 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
 
     /** Reads the chain's record of each asset, then pins the directory of the rest in ascending asset id order. */
     async prepareMintBatch({ items }: { items: Omit<MintRequest, 'replyTo'>[] }): Promise<PreparedBatch> {
-      if (items.length > MAX_BATCH_SIZE) throw ApplicationFailure.nonRetryable(`${items.length} items; a batch holds at most ${MAX_BATCH_SIZE}`, 'InvalidBatch');
+      if (items.length > MAX_BATCH_SIZE)
+        throw ApplicationFailure.nonRetryable(`${items.length} items; a batch holds at most ${MAX_BATCH_SIZE}`, 'InvalidBatch');
       const prepared: PreparedBatch = { minted: [], rejected: [], batch: null };
       const toMint: (Omit<MintRequest, 'replyTo'> & { id: bigint })[] = [];
       // Under a 30 s heartbeat timeout: a heartbeat per item read, and every second while pinning.
@@ -207,7 +221,12 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
       if (toMint.length === 0) return prepared;
       const sorted = sortBatchByAssetId(toMint.map((item) => ({ ...item, assetId: item.id }))).map((item) => ({ ...item, assetId: item.assetId.toString() }));
       const { cid } = await heartbeatWhile(
-        () => pinBatchDirectory(kubo, sorted.map((item) => item.metadataCid), { signal: kuboSignal() }),
+        () =>
+          pinBatchDirectory(
+            kubo,
+            sorted.map((item) => item.metadataCid),
+            { signal: kuboSignal() },
+          ),
         () => ({ pinning: sorted.length }),
       );
       prepared.batch = { recipient: sorted[0]!.recipient, assetIds: sorted.map((item) => item.assetId), rootCid: cid.toString() };
@@ -220,14 +239,27 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
      */
     async sendMintBatch(input: BatchToMint & { signer: string; replaces?: SentTx }): Promise<SendOutcome> {
       const progress: { current?: SendProgress } = { current: Context.current().info.heartbeatDetails as SendProgress | undefined };
-      return heartbeatWhile(() => sendOnce(input, progress), () => progress.current);
+      return heartbeatWhile(
+        () => sendOnce(input, progress),
+        () => progress.current,
+      );
     },
 
     /**
      * Waits up to `waitMs` for one of the batch's transactions (the first and its replacements, all
      * one nonce) to be mined and confirmed. `pending` when none is mined yet: the workflow replaces it.
      */
-    async awaitMintBatch({ txHashes, nonce, assetIds, waitMs }: { txHashes: string[]; nonce: number; assetIds: string[]; waitMs: number }): Promise<BatchOutcome> {
+    async awaitMintBatch({
+      txHashes,
+      nonce,
+      assetIds,
+      waitMs,
+    }: {
+      txHashes: string[];
+      nonce: number;
+      assetIds: string[];
+      waitMs: number;
+    }): Promise<BatchOutcome> {
       const deadline = Date.now() + waitMs;
       for (;;) {
         heartbeat({ txHashes });
@@ -247,7 +279,14 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
             .filter((m) => wanted.has(m.assetId.toString()))
             .map((m) => ({
               assetId: m.assetId.toString(),
-              mint: { tokenId: m.tokenId.toString(), txHash: hash, blockNumber: confirmed.blockNumber, contract: contractAddress, chainId: id, alreadyMinted: false },
+              mint: {
+                tokenId: m.tokenId.toString(),
+                txHash: hash,
+                blockNumber: confirmed.blockNumber,
+                contract: contractAddress,
+                chainId: id,
+                alreadyMinted: false,
+              },
             }));
           return { status: 'mined', txHash: hash, minted };
         }

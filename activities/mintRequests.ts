@@ -31,17 +31,20 @@ async function verify(request: MintRequest): Promise<MintRequestVerdict> {
     return refuse('the collection and key name no asset');
   }
   if (assetId.toString() !== request.assetId) return refuse(`asset id ${request.assetId} is not ${request.collectionId}/${request.assetKey}'s`);
-  if (request.replyTo !== workflowIdOf(request.collectionId, request.assetKey)) return refuse(`${request.replyTo} is not the run of ${request.collectionId}/${request.assetKey}`);
+  if (request.replyTo !== workflowIdOf(request.collectionId, request.assetKey))
+    return refuse(`${request.replyTo} is not the run of ${request.collectionId}/${request.assetKey}`);
   let status: AssetStatus;
   try {
     status = await Context.current().client.workflow.getHandle(request.replyTo).query<AssetStatus>('status');
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError || /not found|already completed/i.test((error as Error).message)) return refuse(`no running asset run ${request.replyTo}`);
+    if (error instanceof WorkflowNotFoundError || /not found|already completed/i.test((error as Error).message))
+      return refuse(`no running asset run ${request.replyTo}`);
     throw error; // a busy or stopped worker: asked again on the next attempt
   }
   if (status.stage !== 'minting') return refuse(`${request.replyTo} is ${status.stage}, not minting`);
   if (!status.approver) return refuse(`${request.replyTo} records no approval`);
   if (status.metadataCid !== request.metadataCid) return refuse(`${request.replyTo} mints metadata ${status.metadataCid}, not ${request.metadataCid}`);
-  if (status.recipient?.toLowerCase() !== request.recipient.toLowerCase()) return refuse(`${request.replyTo} mints to ${status.recipient}, not ${request.recipient}`);
+  if (status.recipient?.toLowerCase() !== request.recipient.toLowerCase())
+    return refuse(`${request.replyTo} mints to ${status.recipient}, not ${request.recipient}`);
   return { ok: true };
 }

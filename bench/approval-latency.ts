@@ -210,8 +210,15 @@ async function main(): Promise<void> {
     const s = row('slack', slack, 'Update accepted');
     const b = row('bare', bare, 'signal event');
     const ack = stats(acks);
-    log(`slack app HTTP answer (ack): p50 ${ack.p50} ms, p99 ${ack.p99} ms; ${N} approvals of each kind (+${WARMUP} warm-up), alternating, one at a time (next once the previous minted, +${GAP_MS} ms)`);
-    log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)`);
+    log(
+      `slack app HTTP answer (ack): p50 ${ack.p50} ms, p99 ${ack.p99} ms; ${N} approvals of each kind (+${WARMUP} warm-up), alternating, one at a time (next once the previous minted, +${GAP_MS} ms)`,
+    );
+    log(
+      `machine: ${os.cpus().length} cores, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} (1, 5, 15 min)`,
+    );
     const ratio = s.p50Raw / b.p50Raw;
     const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
     log(`targets: p50 <= 150 ms ${met(s.p50Raw <= 150)}, p99 <= 500 ms ${met(s.p99 <= 500)}, p50 <= 1.3 x a bare signal ${met(ratio <= 1.3)}`);

@@ -52,11 +52,9 @@ async function waitForRpc(rpcUrl: string, child: ChildProcess, timeoutMs: number
 export async function startAnvil(): Promise<LocalAnvil> {
   const port = await freePort();
   const stateDir = mkdtempSync(join(tmpdir(), 'atelier-gas-anvil-'));
-  const child = spawn(
-    anvilBinary,
-    ['--host', '127.0.0.1', '--port', String(port), '--state', join(stateDir, 'state.json'), '--silent'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const child = spawn(anvilBinary, ['--host', '127.0.0.1', '--port', String(port), '--state', join(stateDir, 'state.json'), '--silent'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   let stopped = false;
   const stop = () => {
     if (stopped) return;

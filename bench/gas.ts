@@ -17,14 +17,7 @@ import { ContractFactory, JsonRpcProvider, getAddress, id as keccakOfText } from
 import type { ContractTransactionResponse, JsonRpcSigner } from 'ethers';
 import * as Reference from '../contracts/build/ReferenceERC721URIStorage.ts';
 import type { ReferenceERC721URIStorageContract } from '../contracts/build/ReferenceERC721URIStorage.ts';
-import {
-  assetIdOf,
-  buildBatchDirectory,
-  connectCreativeAsset,
-  deployCreativeAsset,
-  directoryDigestFromCid,
-  rawCidFromDigest,
-} from '../contracts/index.ts';
+import { assetIdOf, buildBatchDirectory, connectCreativeAsset, deployCreativeAsset, directoryDigestFromCid, rawCidFromDigest } from '../contracts/index.ts';
 import type { CreativeAssetContract } from '../contracts/index.ts';
 import { startAnvil } from './gas-anvil.ts';
 
@@ -188,7 +181,11 @@ async function main(): Promise<void> {
 
     const printTable = (header: string[], lines: string[][]) => {
       const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => line[i]!.length)));
-      const format = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+      const format = (cells: string[]) =>
+        cells
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd();
       console.log(format(header));
       console.log(format(widths.map((w) => '-'.repeat(w))));
       for (const line of lines) console.log(format(line));

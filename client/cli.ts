@@ -135,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'cancel': {
         const ref = asset();
-        if (!values.reason?.trim()) throw new UsageError('cancel needs --reason <text>: it is kept in the run\'s history');
+        if (!values.reason?.trim()) throw new UsageError("cancel needs --reason <text>: it is kept in the run's history");
         const status = await client.cancel(ref, by, values.reason);
         console.log(`cancelling ${status.workflowId} (it was ${status.stage.replace('_', ' ')}); \`atelier status ${ref}\` shows when it has ended`);
         return exit.ok;
@@ -152,7 +152,14 @@ async function main(argv: string[]): Promise<number> {
         else
           printTable(
             ['asset', 'stage', 'approver', 'token', 'content cid', 'started'],
-            rows.map((r) => [r.workflowId, r.stage ?? r.status.toLowerCase(), r.approver ?? '', r.tokenId?.toString() ?? '', r.contentCid ?? '', r.startTime.toISOString()]),
+            rows.map((r) => [
+              r.workflowId,
+              r.stage ?? r.status.toLowerCase(),
+              r.approver ?? '',
+              r.tokenId?.toString() ?? '',
+              r.contentCid ?? '',
+              r.startTime.toISOString(),
+            ]),
           );
         return exit.ok;
       }
@@ -196,7 +203,8 @@ function readKeyFile(file: string): KeyFile {
     throw new UsageError(`cannot read key file ${file}: ${code ?? 'not valid JSON'}`);
   }
   // The secret is never echoed, not even when malformed.
-  if (typeof parsed.name !== 'string' || !isHexKey(parsed.secretKey, 32)) throw new UsageError(`${file} is not an approver key file (atelier keys new <name> makes one)`);
+  if (typeof parsed.name !== 'string' || !isHexKey(parsed.secretKey, 32))
+    throw new UsageError(`${file} is not an approver key file (atelier keys new <name> makes one)`);
   if (parsed.publicKey !== publicKeyOf(parsed.secretKey)) throw new UsageError(`${file}: its public key does not belong to its secret key`);
   return { name: parsed.name, publicKey: parsed.publicKey, secretKey: parsed.secretKey };
 }
@@ -237,9 +245,7 @@ function specFromFlags(values: Record<string, string | boolean | string[] | unde
     name: get('name'),
     description: get('description'),
     recipient: get('recipient'),
-    generator: prompt
-      ? { kind: 'openai', prompt, seed: number('seed') }
-      : { kind: 'layers', layerSet: get('layer-set'), traits, seed: number('seed') ?? 0 },
+    generator: prompt ? { kind: 'openai', prompt, seed: number('seed') } : { kind: 'layers', layerSet: get('layer-set'), traits, seed: number('seed') ?? 0 },
     renditions: values.avif ? ['original', 'webp-1024', 'webp-512', 'thumb-256', 'avif-1024'] : undefined,
     approval: values.auto
       ? { policy: 'auto' }
@@ -285,7 +291,9 @@ export function formatStatus(status: AssetStatus): string {
   if (status.decisions.length > 0) {
     lines.push('decisions');
     for (const d of status.decisions) {
-      lines.push(`  round ${d.round}  ${d.kind.padEnd(7)} by ${d.by} via ${d.via} at ${d.at}${d.proof ? ' (signed)' : ''}${d.comment ? ` — "${d.comment}"` : ''}`);
+      lines.push(
+        `  round ${d.round}  ${d.kind.padEnd(7)} by ${d.by} via ${d.via} at ${d.at}${d.proof ? ' (signed)' : ''}${d.comment ? ` — "${d.comment}"` : ''}`,
+      );
     }
   }
   return lines.join('\n');
@@ -297,7 +305,10 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError) console.error(`atelier: ${error.message}\n\n${usage}`);
     else console.error(`atelier: ${error instanceof Error ? error.message : String(error)}`);
     const code =
-      error instanceof UsageError || error instanceof SpecError || error instanceof ConfigError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      error instanceof UsageError ||
+      error instanceof SpecError ||
+      error instanceof ConfigError ||
+      (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
         ? exit.badInput
         : error instanceof DecisionRefused
           ? exit.refused

@@ -10,18 +10,14 @@ export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 /** Anvil's first well-known development account: public, funded only on a local dev chain. */
 export const ANVIL_DEV_KEY = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
 
-const hostPort = z
-  .string()
-  .regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port');
+const hostPort = z.string().regex(/^[\w.-]+:\d{1,5}$/, 'expected host:port');
 const httpUrl = z
   .string()
   .url('expected an http(s) URL')
   .refine((v) => /^https?:\/\//.test(v), 'expected an http(s) URL')
   .transform((v) => v.replace(/\/+$/, ''));
 const port = z.coerce.number().int('expected a whole number').min(1).max(65535, 'expected a port 1-65535');
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** Each variable: its schema, default and an example shown when the value is wrong. */
 const variables = {
@@ -40,7 +36,10 @@ const variables = {
     example: '0x<64 hex digits>',
   },
   ATELIER_CONTRACT_ADDRESS: {
-    schema: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address').optional(),
+    schema: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address')
+      .optional(),
     default: undefined,
     example: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
   },
@@ -71,8 +70,22 @@ const variables = {
   ATELIER_SLACK_PREVIEW_URL: { schema: httpUrl.optional(), default: undefined, example: 'https://ipfs.example.org' },
   // Decisions from Slack are signed by the app (its secret key) and checked by the workflow (the
   // worker holds the public key); see docs/slack.md. `atelier keys new slack-app` makes a pair.
-  ATELIER_SLACK_DECISION_KEY: { schema: z.string().regex(/^[0-9a-f]{64}$/, 'expected an ed25519 secret key: 64 lowercase hex digits').optional(), default: undefined, example: '<64 hex digits from atelier keys new slack-app>' },
-  ATELIER_SLACK_APP_PUBLIC_KEY: { schema: z.string().regex(/^[0-9a-f]{64}$/, 'expected an ed25519 public key: 64 lowercase hex digits').optional(), default: undefined, example: '<publicKey from atelier keys new slack-app>' },
+  ATELIER_SLACK_DECISION_KEY: {
+    schema: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expected an ed25519 secret key: 64 lowercase hex digits')
+      .optional(),
+    default: undefined,
+    example: '<64 hex digits from atelier keys new slack-app>',
+  },
+  ATELIER_SLACK_APP_PUBLIC_KEY: {
+    schema: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expected an ed25519 public key: 64 lowercase hex digits')
+      .optional(),
+    default: undefined,
+    example: '<publicKey from atelier keys new slack-app>',
+  },
 } as const;
 
 const secretVariables = new Set<string>(secretVariableNames);

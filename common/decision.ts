@@ -156,7 +156,9 @@ export function checkDecision(context: DecisionContext, kind: DecisionKind, raw:
     return { ok: false, reason: `round ${decision.round} of ${workflowId} was replaced by round ${context.round}: decide on the newest draft` };
   }
   if (context.stage !== 'awaiting_approval') {
-    const why = context.decided ? `round ${context.round} is already decided (${context.decided.kind} by ${context.decided.by} at ${context.decided.at})` : `it is ${context.stage.replace('_', ' ')}`;
+    const why = context.decided
+      ? `round ${context.round} is already decided (${context.decided.kind} by ${context.decided.by} at ${context.decided.at})`
+      : `it is ${context.stage.replace('_', ' ')}`;
     return { ok: false, reason: `${workflowId} is not awaiting a decision: ${why}` };
   }
   if (decision.round !== context.round) {
@@ -165,7 +167,11 @@ export function checkDecision(context: DecisionContext, kind: DecisionKind, raw:
   if (decision.draftCid !== context.draftCid) {
     return { ok: false, reason: `draft ${decision.draftCid} is not the draft of round ${context.round} (${context.draftCid}): decide on what you saw` };
   }
-  if (context.decided) return { ok: false, reason: `round ${context.round} of ${workflowId} is already decided: ${context.decided.kind} by ${context.decided.by} at ${context.decided.at}` };
+  if (context.decided)
+    return {
+      ok: false,
+      reason: `round ${context.round} of ${workflowId} is already decided: ${context.decided.kind} by ${context.decided.by} at ${context.decided.at}`,
+    };
   if (rule.approvers.length > 0 && !rule.approvers.includes(decision.by)) {
     return { ok: false, reason: `${decision.by} may not decide on ${workflowId} (allowed: ${rule.approvers.join(', ')})` };
   }

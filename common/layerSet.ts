@@ -17,7 +17,10 @@ const layerSetSchema = z
         z
           .object({
             name,
-            options: z.array(z.object({ name, file: z.string().min(1).max(500), weight: z.number().positive().max(1e6).default(1) }).strict()).min(1).max(256),
+            options: z
+              .array(z.object({ name, file: z.string().min(1).max(500), weight: z.number().positive().max(1e6).default(1) }).strict())
+              .min(1)
+              .max(256),
           })
           .strict(),
       )
@@ -79,7 +82,8 @@ export function loadLayerSet(layerSet: string, root = layerSetsDir()): LayerSet 
   if (path.dirname(realDir) !== realRoot) throw new Error(`layer set "${layerSet}" is a link to ${realDir}, outside the layer sets folder ${root}`);
   const realFile = realPath(file)!;
   if (!inside(realDir, realFile) || !fs.statSync(realFile).isFile()) throw new Error(`layer set "${layerSet}": collection.json is not a file of its folder`);
-  if (fs.statSync(realFile).size > MAX_COLLECTION_JSON_BYTES) throw new Error(`layer set "${layerSet}": collection.json is over ${MAX_COLLECTION_JSON_BYTES} bytes`);
+  if (fs.statSync(realFile).size > MAX_COLLECTION_JSON_BYTES)
+    throw new Error(`layer set "${layerSet}": collection.json is over ${MAX_COLLECTION_JSON_BYTES} bytes`);
   let json: unknown;
   try {
     json = JSON.parse(fs.readFileSync(realFile, 'utf8'));
@@ -90,7 +94,10 @@ export function loadLayerSet(layerSet: string, root = layerSetsDir()): LayerSet 
   if (!parsed.success) {
     throw new Error(
       `layer set "${layerSet}" is malformed: ${parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(collection.json)'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message}`)
+        .map(
+          (i) =>
+            `${i.path.join('.') || '(collection.json)'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message}`,
+        )
         .join('; ')}`,
     );
   }
@@ -104,10 +111,13 @@ export function loadLayerSet(layerSet: string, root = layerSetsDir()): LayerSet 
     const real = realPath(path.resolve(realDir, o.file))!;
     return !inside(realDir, real) || !fs.statSync(real).isFile();
   });
-  if (escaping.length > 0) throw new Error(`layer set "${layerSet}" names files that are links out of its folder or not files: ${escaping.map((o) => o.file).join(', ')}`);
+  if (escaping.length > 0)
+    throw new Error(`layer set "${layerSet}" names files that are links out of its folder or not files: ${escaping.map((o) => o.file).join(', ')}`);
   const unknownType = options.filter((o) => !layerFormats[path.extname(o.file).toLowerCase()]);
   if (unknownType.length > 0) {
-    throw new Error(`layer set "${layerSet}" names files of types a layer cannot be (${Object.keys(layerFormats).join(' ')}): ${unknownType.map((o) => o.file).join(', ')}`);
+    throw new Error(
+      `layer set "${layerSet}" names files of types a layer cannot be (${Object.keys(layerFormats).join(' ')}): ${unknownType.map((o) => o.file).join(', ')}`,
+    );
   }
   return { ...parsed.data, dir: realDir };
 }

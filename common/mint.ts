@@ -62,6 +62,5 @@ export interface MinterStatus {
   answered: number;
 }
 
-
 /** Whether a mint request comes from an approved asset run that is minting this very metadata. */
 export type MintRequestVerdict = { ok: true } | { ok: false; reason: string };

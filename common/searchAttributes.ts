@@ -8,10 +8,4 @@ export const AtelierApprover = defineSearchAttributeKey('AtelierApprover', Searc
 export const AtelierTokenId = defineSearchAttributeKey('AtelierTokenId', SearchAttributeType.INT);
 export const AtelierContentCid = defineSearchAttributeKey('AtelierContentCid', SearchAttributeType.KEYWORD);
 
-export const atelierSearchAttributes = [
-  AtelierCollection,
-  AtelierStage,
-  AtelierApprover,
-  AtelierTokenId,
-  AtelierContentCid,
-] as const;
+export const atelierSearchAttributes = [AtelierCollection, AtelierStage, AtelierApprover, AtelierTokenId, AtelierContentCid] as const;

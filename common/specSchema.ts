@@ -37,14 +37,12 @@ export function checksumAddress(value: string): string | undefined {
   return out;
 }
 
-const address = z
-  .string()
-  .transform((v, ctx) => {
-    const checked = checksumAddress(v);
-    if (!checked) ctx.addIssue({ code: 'custom', message: 'expected a 0x-prefixed 20-byte address (with a valid checksum if mixed case)' });
-    else if (/^0x0{40}$/.test(checked)) ctx.addIssue({ code: 'custom', message: 'the zero address cannot receive a token' });
-    return checked ?? v;
-  });
+const address = z.string().transform((v, ctx) => {
+  const checked = checksumAddress(v);
+  if (!checked) ctx.addIssue({ code: 'custom', message: 'expected a 0x-prefixed 20-byte address (with a valid checksum if mixed case)' });
+  else if (/^0x0{40}$/.test(checked)) ctx.addIssue({ code: 'custom', message: 'the zero address cannot receive a token' });
+  return checked ?? v;
+});
 
 const generatorSchema = z.discriminatedUnion(
   'kind',
@@ -52,16 +50,31 @@ const generatorSchema = z.discriminatedUnion(
     z
       .object({
         kind: z.literal('layers'),
-        layerSet: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected the name of a layer set folder (letters, digits, - and _)').default('critters'),
-        traits: z.record(z.string().max(64), z.string().max(64)).refine((t) => Object.keys(t).length <= 64, 'at most 64 traits').default({}),
-        seed: z.number().int().min(0).max(2 ** 31 - 1),
+        layerSet: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected the name of a layer set folder (letters, digits, - and _)')
+          .default('critters'),
+        traits: z
+          .record(z.string().max(64), z.string().max(64))
+          .refine((t) => Object.keys(t).length <= 64, 'at most 64 traits')
+          .default({}),
+        seed: z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1),
       })
       .strict(),
     z
       .object({
         kind: z.literal('openai'),
         prompt: z.string().min(3, 'expected a prompt of at least 3 characters').max(4000),
-        seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+        seed: z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1)
+          .default(0),
       })
       .strict(),
   ],
@@ -77,7 +90,9 @@ const approvalSchema = z.discriminatedUnion(
         policy: z.literal('manual'),
         approvers: z.array(approverName).max(100).default([]),
         /** Approver name -> ed25519 public key (hex): their CLI decisions are signed with it. */
-        keys: z.record(approverName, z.string().regex(/^[0-9a-f]{64}$/, 'expected an ed25519 public key: 64 lowercase hex digits (atelier keys new)')).default({}),
+        keys: z
+          .record(approverName, z.string().regex(/^[0-9a-f]{64}$/, 'expected an ed25519 public key: 64 lowercase hex digits (atelier keys new)'))
+          .default({}),
         /** Take unsigned decisions too (a quick start); the token's metadata says the approval was unsigned. */
         unsigned: z.boolean().default(false),
         remindAfter: duration.default('1d'),
@@ -93,15 +108,26 @@ const approvalSchema = z.discriminatedUnion(
 export const assetSpecSchema = z
   .object({
     collectionId: slug,
-    assetKey: z.string().regex(assetKeyPattern, 'expected 1-64 letters, digits, _ or -; a number has no leading zeros and at most 18 digits (7 and 0007 would be the same token)'),
+    assetKey: z
+      .string()
+      .regex(
+        assetKeyPattern,
+        'expected 1-64 letters, digits, _ or -; a number has no leading zeros and at most 18 digits (7 and 0007 would be the same token)',
+      ),
     name: z.string().min(1).max(200),
     description: z.string().max(5000).default(''),
-    attributes: z.array(z.object({ trait_type: z.string().min(1).max(100), value: z.union([z.string().max(500), z.number()]) }).strict()).max(100).default([]),
+    attributes: z
+      .array(z.object({ trait_type: z.string().min(1).max(100), value: z.union([z.string().max(500), z.number()]) }).strict())
+      .max(100)
+      .default([]),
     generator: generatorSchema,
     renditions: z.array(z.enum(renditionNames)).min(1).max(renditionNames.length).default(['original', 'webp-1024', 'webp-512', 'thumb-256']),
     recipient: address,
     approval: approvalSchema.default({ policy: 'manual', approvers: [], keys: {}, unsigned: false, remindAfter: '1d', expireAfter: '7d', maxRounds: 3 }),
-    mint: z.object({ mode: z.enum(['direct', 'batch'], { message: 'expected mint.mode "direct" or "batch"' }) }).strict().optional(),
+    mint: z
+      .object({ mode: z.enum(['direct', 'batch'], { message: 'expected mint.mode "direct" or "batch"' }) })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -56,9 +56,7 @@ export interface ContractArtifact {
 
 /** Import callback: our sources from the repo, libraries (`@openzeppelin/...`, `erc721a/...`) from node_modules. */
 function readSource(path: string): { contents: string } | { error: string } {
-  const candidates = path.startsWith('contracts/')
-    ? [join(repoRoot, path)]
-    : [join(repoRoot, 'node_modules', path)];
+  const candidates = path.startsWith('contracts/') ? [join(repoRoot, path)] : [join(repoRoot, 'node_modules', path)];
   for (const file of candidates) {
     if (existsSync(file)) return { contents: readFileSync(file, 'utf8') };
   }
@@ -68,13 +66,7 @@ function readSource(path: string): { contents: string } | { error: string } {
 interface SolcOutput {
   errors?: { severity: 'error' | 'warning' | 'info'; formattedMessage: string }[];
   sources?: Record<string, unknown>;
-  contracts?: Record<
-    string,
-    Record<
-      string,
-      { abi: AbiItem[]; metadata: string; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }
-    >
-  >;
+  contracts?: Record<string, Record<string, { abi: AbiItem[]; metadata: string; evm: { bytecode: { object: string }; deployedBytecode: { object: string } } }>>;
 }
 
 /** Compiles every target in memory. Throws on compiler errors. */
@@ -138,10 +130,30 @@ export function compileContracts(): ContractArtifact[] {
 
 /** Members of ethers' BaseContract that a generated method must not shadow. */
 const baseContractMembers = new Set([
-  'target', 'interface', 'runner', 'filters', 'fallback', 'connect', 'attach', 'getAddress',
-  'getDeployedCode', 'waitForDeployment', 'deploymentTransaction', 'getFunction', 'getEvent',
-  'queryTransaction', 'queryFilter', 'on', 'once', 'emit', 'listenerCount', 'listeners', 'off',
-  'removeAllListeners', 'addListener', 'removeListener',
+  'target',
+  'interface',
+  'runner',
+  'filters',
+  'fallback',
+  'connect',
+  'attach',
+  'getAddress',
+  'getDeployedCode',
+  'waitForDeployment',
+  'deploymentTransaction',
+  'getFunction',
+  'getEvent',
+  'queryTransaction',
+  'queryFilter',
+  'on',
+  'once',
+  'emit',
+  'listenerCount',
+  'listeners',
+  'off',
+  'removeAllListeners',
+  'addListener',
+  'removeListener',
 ]);
 
 function tsType(param: AbiParameter, direction: 'input' | 'output'): string {
@@ -165,9 +177,7 @@ function signatureOf(item: AbiItem): string {
 
 function renderContractInterface(artifact: ContractArtifact): string {
   const functions = artifact.abi.filter((item) => item.type === 'function');
-  const overloaded = new Set(
-    functions.map((f) => f.name).filter((name, i, names) => names.indexOf(name) !== i),
-  );
+  const overloaded = new Set(functions.map((f) => f.name).filter((name, i, names) => names.indexOf(name) !== i));
   const members = functions.map((fn) => {
     const args = (fn.inputs ?? []).map((p, i) => `${p.name || `arg${i}`}: ${tsType(p, 'input')}`).join(', ');
     const outputs = fn.outputs ?? [];
@@ -178,8 +188,7 @@ function renderContractInterface(artifact: ContractArtifact): string {
           ? tsType(outputs[0]!, 'output')
           : `[${outputs.map((p, i) => `${p.name || `out${i}`}: ${tsType(p, 'output')}`).join(', ')}]`;
     const isView = fn.stateMutability === 'view' || fn.stateMutability === 'pure';
-    const key =
-      overloaded.has(fn.name!) || baseContractMembers.has(fn.name!) ? JSON.stringify(signatureOf(fn)) : fn.name!;
+    const key = overloaded.has(fn.name!) || baseContractMembers.has(fn.name!) ? JSON.stringify(signatureOf(fn)) : fn.name!;
     return `  ${key}: BaseContractMethod<[${args}], ${result}, ${isView ? result : 'ContractTransactionResponse'}>;`;
   });
   return [

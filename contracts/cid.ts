@@ -46,9 +46,7 @@ function sha256DigestOf(cid: CID): Hex32 {
 export function metadataDigestFromCid(cid: string | CID): Hex32 {
   const parsed = asCid(cid);
   if (parsed.code !== raw.code) {
-    throw new Error(
-      `metadata CID ${parsed} is not a raw block; add the file with --cid-version 1 (raw leaves) and keep it under 256 KiB`,
-    );
+    throw new Error(`metadata CID ${parsed} is not a raw block; add the file with --cid-version 1 (raw leaves) and keep it under 256 KiB`);
   }
   return sha256DigestOf(parsed);
 }

@@ -55,20 +55,10 @@ export interface DeployedCreativeAsset {
 }
 
 /** Deploys CreativeAsset and waits for its receipt. */
-export async function deployCreativeAsset(
-  signer: Signer,
-  options: DeployCreativeAssetOptions,
-): Promise<DeployedCreativeAsset> {
+export async function deployCreativeAsset(signer: Signer, options: DeployCreativeAssetOptions): Promise<DeployedCreativeAsset> {
   const factory = new ContractFactory(abi, bytecode, signer);
   const admin = options.admin ?? (await signer.getAddress());
-  const contract = await factory.deploy(
-    options.name,
-    options.symbol,
-    options.contractURI,
-    options.royaltyReceiver,
-    options.royaltyBps,
-    admin,
-  );
+  const contract = await factory.deploy(options.name, options.symbol, options.contractURI, options.royaltyReceiver, options.royaltyBps, admin);
   const receipt = await contract.deploymentTransaction()?.wait();
   if (!receipt?.contractAddress) throw new Error('CreativeAsset deployment produced no contract address');
   return { address: receipt.contractAddress, blockNumber: receipt.blockNumber, transactionHash: receipt.hash };

@@ -69,20 +69,22 @@ const prompted = new Set<string>();
 for (;;) {
   await Promise.all(
     // Ended runs are not read again: 500 runs polled every 250 ms would load the dev server.
-    workflowIds.filter((id) => !finalStages.includes(latest.get(id)?.stage ?? 'generating')).map(async (id) => {
-      const status = await client.status(id).catch(() => undefined);
-      if (!status) return;
-      const before = latest.get(id);
-      if (before?.stage !== status.stage) console.log(`[${elapsed()}] ${id.padEnd(32)} ${status.stage}`);
-      if (status.stage === 'awaiting_approval' && !prompted.has(`${id}#${status.round}`)) {
-        prompted.add(`${id}#${status.round}`);
-        console.log(`           preview ${config.ATELIER_KUBO_GATEWAY_URL}/ipfs/${status.draftCid}`);
-        const seen = `--round ${status.round} --draft ${status.draftCid}`;
-        console.log(`           approve: ./bin/atelier approve ${id} ${seen}`);
-        console.log(`           reject:  ./bin/atelier reject ${id} ${seen} --reason "..."`);
-      }
-      latest.set(id, status);
-    }),
+    workflowIds
+      .filter((id) => !finalStages.includes(latest.get(id)?.stage ?? 'generating'))
+      .map(async (id) => {
+        const status = await client.status(id).catch(() => undefined);
+        if (!status) return;
+        const before = latest.get(id);
+        if (before?.stage !== status.stage) console.log(`[${elapsed()}] ${id.padEnd(32)} ${status.stage}`);
+        if (status.stage === 'awaiting_approval' && !prompted.has(`${id}#${status.round}`)) {
+          prompted.add(`${id}#${status.round}`);
+          console.log(`           preview ${config.ATELIER_KUBO_GATEWAY_URL}/ipfs/${status.draftCid}`);
+          const seen = `--round ${status.round} --draft ${status.draftCid}`;
+          console.log(`           approve: ./bin/atelier approve ${id} ${seen}`);
+          console.log(`           reject:  ./bin/atelier reject ${id} ${seen} --reason "..."`);
+        }
+        latest.set(id, status);
+      }),
   );
   if (workflowIds.every((id) => finalStages.includes(latest.get(id)?.stage ?? 'generating'))) break;
   await new Promise((r) => setTimeout(r, 250));
@@ -90,7 +92,14 @@ for (;;) {
 
 const rows = workflowIds.map((id) => {
   const status = latest.get(id)!;
-  return [id, status.stage, status.tokenId ?? '-', status.txHash ? `${status.txHash.slice(0, 12)}…` : '-', status.metadataCid ?? '-', status.metadataCid ? `${config.ATELIER_KUBO_GATEWAY_URL}/ipfs/${status.metadataCid}` : '-'];
+  return [
+    id,
+    status.stage,
+    status.tokenId ?? '-',
+    status.txHash ? `${status.txHash.slice(0, 12)}…` : '-',
+    status.metadataCid ?? '-',
+    status.metadataCid ? `${config.ATELIER_KUBO_GATEWAY_URL}/ipfs/${status.metadataCid}` : '-',
+  ];
 });
 console.log('');
 printTable(['asset', 'stage', 'token', 'tx', 'metadata cid', 'gateway url'], rows);

@@ -211,7 +211,8 @@ async function writeLayerSets(lookoutUrl: string) {
   const hostile: Record<string, { content: string | Buffer; reason: RegExp }> = {
     'svg-http.svg': {
       content: svg(`<image href="${lookoutUrl}/layer.png" width="256" height="256"/>`),
-      reason: /\(art\/svg-http\.svg\) has a reference outside itself \(href="http:\/\/127\.0\.0\.1:\d+\/layer\.png"\); an SVG layer may refer only to its own #ids/,
+      reason:
+        /\(art\/svg-http\.svg\) has a reference outside itself \(href="http:\/\/127\.0\.0\.1:\d+\/layer\.png"\); an SVG layer may refer only to its own #ids/,
     },
     'svg-file.svg': {
       content: svg('<image xlink:href="file:///etc/hostname" width="256" height="256"/>'),
@@ -235,11 +236,11 @@ async function writeLayerSets(lookoutUrl: string) {
     'text-named.svg': { content: 'this is not a picture of anything', reason: /\(art\/text-named\.svg\) is not an image \(.*\)/ },
   };
   hostileOptions = Object.entries(hostile).map(([file, { reason }]) => ({ name: file.replace(/\.\w+$/, ''), file: `art/${file}`, reason }));
-  set(
-    'hostile',
-    Object.fromEntries(Object.entries(hostile).map(([file, { content }]) => [`art/${file}`, content])),
-    { name: 'Hostile', size: 256, layers: [{ name: 'art', options: hostileOptions.map(({ name, file }) => ({ name, file })) }] },
-  );
+  set('hostile', Object.fromEntries(Object.entries(hostile).map(([file, { content }]) => [`art/${file}`, content])), {
+    name: 'Hostile',
+    size: 256,
+    layers: [{ name: 'art', options: hostileOptions.map(({ name, file }) => ({ name, file })) }],
+  });
 }
 
 /** An HTTP server that records every request: an SVG layer's external reference must never reach it. */
@@ -424,18 +425,42 @@ describe('spec files: exit code 2, every problem named by its field, nothing sta
   })();
   const cases: [string, (spec: Record<string, unknown>) => void, RegExp][] = [
     ['a missing field', (s) => delete s.name, /^ {2}name: Invalid input: expected string, received undefined$/m],
-    ['a wrong type', (s) => (s.generator = { kind: 'layers', layerSet: 'critters', seed: '7' }), /^ {2}generator\.seed: Invalid input: expected number, received string$/m],
+    [
+      'a wrong type',
+      (s) => (s.generator = { kind: 'layers', layerSet: 'critters', seed: '7' }),
+      /^ {2}generator\.seed: Invalid input: expected number, received string$/m,
+    ],
     ['an unknown field', (s) => (s.colour = 'red'), /^ {2}\(spec\): unknown field "colour"$/m],
     ['an unknown nested field', (s) => (s.approval = { policy: 'auto', approvers: ['maria'] }), /^ {2}approval: unknown field "approvers"$/m],
     ['a 100,000-character name', (s) => (s.name = 'n'.repeat(100_000)), /^ {2}name: Too big: expected string to have <=200 characters$/m],
-    ['101 attributes', (s) => (s.attributes = Array.from({ length: 101 }, (_, i) => ({ trait_type: `t${i}`, value: i }))), /^ {2}attributes: Too big: expected array to have <=100 items$/m],
+    [
+      '101 attributes',
+      (s) => (s.attributes = Array.from({ length: 101 }, (_, i) => ({ trait_type: `t${i}`, value: i }))),
+      /^ {2}attributes: Too big: expected array to have <=100 items$/m,
+    ],
     ['a non-canonical numeric key (0007 would be token 7)', (s) => (s.assetKey = '0007'), /^ {2}assetKey: .*no leading zeros/m],
     ['the zero address', (s) => (s.recipient = '0x0000000000000000000000000000000000000000'), /^ {2}recipient: the zero address cannot receive a token$/m],
-    ['an address with a bad checksum', (s) => (s.recipient = badChecksum), /^ {2}recipient: expected a 0x-prefixed 20-byte address \(with a valid checksum if mixed case\)$/m],
-    ['a duration in weeks', (s) => (s.approval = { policy: 'manual', remindAfter: '1w' }), /^ {2}approval\.remindAfter: expected a duration such as 90s, 15m, 4h or 2d$/m],
+    [
+      'an address with a bad checksum',
+      (s) => (s.recipient = badChecksum),
+      /^ {2}recipient: expected a 0x-prefixed 20-byte address \(with a valid checksum if mixed case\)$/m,
+    ],
+    [
+      'a duration in weeks',
+      (s) => (s.approval = { policy: 'manual', remindAfter: '1w' }),
+      /^ {2}approval\.remindAfter: expected a duration such as 90s, 15m, 4h or 2d$/m,
+    ],
     ['a wait over 90 days', (s) => (s.approval = { policy: 'manual', expireAfter: '91d' }), /^ {2}approval\.expireAfter: expected at most 90d$/m],
-    ['an expiry before the reminder', (s) => (s.approval = { policy: 'manual', remindAfter: '2d', expireAfter: '1d' }), /^ {2}approval\.expireAfter: 1d must be longer than remindAfter \(2d\)$/m],
-    ['a layer set path outside the layer sets folder', (s) => (s.generator = { kind: 'layers', layerSet: '../outside', seed: 1 }), /^ {2}generator\.layerSet: expected the name of a layer set folder/m],
+    [
+      'an expiry before the reminder',
+      (s) => (s.approval = { policy: 'manual', remindAfter: '2d', expireAfter: '1d' }),
+      /^ {2}approval\.expireAfter: 1d must be longer than remindAfter \(2d\)$/m,
+    ],
+    [
+      'a layer set path outside the layer sets folder',
+      (s) => (s.generator = { kind: 'layers', layerSet: '../outside', seed: 1 }),
+      /^ {2}generator\.layerSet: expected the name of a layer set folder/m,
+    ],
   ];
   for (const [what, spoil, message] of cases) {
     it(what, async () => {
@@ -476,13 +501,37 @@ describe('layer sets: what the CLI refuses before starting (exit code 2), and wh
   const cases: [string, string, RegExp][] = [
     ['a set without collection.json', 'no-json', /generator\.layerSet: layer set "no-json" not found: no .*no-json\/collection\.json/],
     ['a collection.json that is not JSON', 'bad-json', /generator\.layerSet: layer set "bad-json": collection\.json is not valid JSON \(/],
-    ['a collection.json with a wrong size and an unknown field', 'bad-schema', /generator\.layerSet: layer set "bad-schema" is malformed: (?=.*size: Too big: expected number to be <=4096)(?=.*\(collection\.json\): unknown field "colour")/],
-    ['an option file outside the set\'s folder', 'escape-path', /generator\.layerSet: layer set "escape-path" names files outside its folder: \.\.\/\.\.\/outside\/secret\.svg/],
-    ['an option file by absolute path', 'escape-absolute', /generator\.layerSet: layer set "escape-absolute" names files outside its folder: \/.*\/outside\/secret\.svg/],
-    ['an option file that links out of the folder', 'escape-link', /generator\.layerSet: layer set "escape-link" names files that are links out of its folder or not files: art\/a\.svg/],
-    ['a set folder that links out of the layer sets folder', 'link-set', /generator\.layerSet: layer set "link-set" is a link to .*\/outside\/linked-set, outside the layer sets folder/],
+    [
+      'a collection.json with a wrong size and an unknown field',
+      'bad-schema',
+      /generator\.layerSet: layer set "bad-schema" is malformed: (?=.*size: Too big: expected number to be <=4096)(?=.*\(collection\.json\): unknown field "colour")/,
+    ],
+    [
+      "an option file outside the set's folder",
+      'escape-path',
+      /generator\.layerSet: layer set "escape-path" names files outside its folder: \.\.\/\.\.\/outside\/secret\.svg/,
+    ],
+    [
+      'an option file by absolute path',
+      'escape-absolute',
+      /generator\.layerSet: layer set "escape-absolute" names files outside its folder: \/.*\/outside\/secret\.svg/,
+    ],
+    [
+      'an option file that links out of the folder',
+      'escape-link',
+      /generator\.layerSet: layer set "escape-link" names files that are links out of its folder or not files: art\/a\.svg/,
+    ],
+    [
+      'a set folder that links out of the layer sets folder',
+      'link-set',
+      /generator\.layerSet: layer set "link-set" is a link to .*\/outside\/linked-set, outside the layer sets folder/,
+    ],
     ['an option file that does not exist', 'missing-file', /generator\.layerSet: layer set "missing-file" names files that do not exist: art\/gone\.svg/],
-    ['an option file of a type a layer cannot be', 'wrong-type', /generator\.layerSet: layer set "wrong-type" names files of types a layer cannot be \(.*\): art\/a\.gif/],
+    [
+      'an option file of a type a layer cannot be',
+      'wrong-type',
+      /generator\.layerSet: layer set "wrong-type" names files of types a layer cannot be \(.*\): art\/a\.gif/,
+    ],
   ];
   for (const [what, layerSet, message] of cases) {
     it(what, async () => {
@@ -525,7 +574,8 @@ describe('layer sets: what the CLI refuses before starting (exit code 2), and wh
 });
 
 describe('images from the Images API: the run fails at once with the reason, nothing kept', () => {
-  const openaiSpec = (prompt: string) => testSpec({ collectionId: uniqueCollection('openai'), generator: { kind: 'openai', prompt, seed: 0 }, approval: { policy: 'auto' } });
+  const openaiSpec = (prompt: string) =>
+    testSpec({ collectionId: uniqueCollection('openai'), generator: { kind: 'openai', prompt, seed: 0 }, approval: { policy: 'auto' } });
   const cases: [string, string, RegExp][] = [
     ['a truncated PNG', 'truncated: a fox', /^CorruptImage: |the Images API's image is truncated or corrupt \(.*\)/],
     ['a decompression bomb (20,000 x 20,000 of one colour, 50 KB)', 'bomb: a fox', /the Images API's image is 20000x20000 pixels; at most 4096 a side/],
@@ -544,7 +594,7 @@ describe('images from the Images API: the run fails at once with the reason, not
     });
   }
 
-  it('a good image from the same server goes through to a token (the failures were the images\')', async () => {
+  it("a good image from the same server goes through to a token (the failures were the images')", async () => {
     const { workflowId } = await client.start(openaiSpec('fine: a fox'));
     runs.add(workflowId);
     const result = await client.result(workflowId);
@@ -600,7 +650,8 @@ describe('CLI flags and key files: exit code 2 with the reason, the run untouche
   });
 
   /** Whether any 8 characters in a row of `secret` show in `text`. */
-  const leaks = (text: string, secret: string) => Array.from({ length: secret.length - 7 }, (_, i) => secret.slice(i, i + 8)).some((part) => text.includes(part));
+  const leaks = (text: string, secret: string) =>
+    Array.from({ length: secret.length - 7 }, (_, i) => secret.slice(i, i + 8)).some((part) => text.includes(part));
 
   it('a key file that is malformed: refused without echoing the secret', async () => {
     const secret = 'f00d' + randomBytes(30).toString('hex');
@@ -627,9 +678,14 @@ describe('CLI flags and key files: exit code 2 with the reason, the run untouche
     expect(leaks(stderr, secret)).toBe(false);
   });
 
-  it('a key file whose public key is not its secret key\'s, and --by naming someone else', async () => {
+  it("a key file whose public key is not its secret key's, and --by naming someone else", async () => {
     const maria = newDecisionKey();
-    const mismatched = await cli(['approve', run.ref, '--key', keyFile('mismatched', { name: 'maria', publicKey: newDecisionKey().publicKey, secretKey: maria.secretKey })]);
+    const mismatched = await cli([
+      'approve',
+      run.ref,
+      '--key',
+      keyFile('mismatched', { name: 'maria', publicKey: newDecisionKey().publicKey, secretKey: maria.secretKey }),
+    ]);
     expect(mismatched.code).toBe(2);
     expect(mismatched.stderr).toMatch(/mismatched\.json: its public key does not belong to its secret key/);
     expect(mismatched.stderr).not.toContain(maria.secretKey);
@@ -665,7 +721,11 @@ describe('CLI flags and key files: exit code 2 with the reason, the run untouche
 
 describe('configuration: the variable named with the problem, a secret never shown', () => {
   const cases: [string, Record<string, string>, RegExp][] = [
-    ['a URL that is not http(s)', { ATELIER_KUBO_API_URL: 'ftp://127.0.0.1:5001' }, /ATELIER_KUBO_API_URL="ftp:\/\/127\.0\.0\.1:5001": expected an http\(s\) URL/],
+    [
+      'a URL that is not http(s)',
+      { ATELIER_KUBO_API_URL: 'ftp://127.0.0.1:5001' },
+      /ATELIER_KUBO_API_URL="ftp:\/\/127\.0\.0\.1:5001": expected an http\(s\) URL/,
+    ],
     ['a port out of range', { ATELIER_TEMPORAL_UI_PORT: '70000' }, /ATELIER_TEMPORAL_UI_PORT="70000": expected a port 1-65535/],
     ['a boolean that is neither', { ATELIER_AVIF: 'maybe' }, /ATELIER_AVIF="maybe": expected true or false/],
     ['a number that is not one', { ATELIER_WORKER_MAX_ACTIVITIES: 'eight' }, /ATELIER_WORKER_MAX_ACTIVITIES="eight": /],
@@ -689,7 +749,8 @@ describe('configuration: the variable named with the problem, a secret never sho
     const { code, stderr } = await cli(['list'], secrets);
     expect(code).toBe(2);
     for (const name of Object.keys(secrets)) expect(stderr).toContain(name);
-    for (const leak of ['deadbeef-signer-secret', 'slack-decision-secret-value', 'hunter2-secret', '0123456789abcdef0123456789abcdef']) expect(stderr).not.toContain(leak);
+    for (const leak of ['deadbeef-signer-secret', 'slack-decision-secret-value', 'hunter2-secret', '0123456789abcdef0123456789abcdef'])
+      expect(stderr).not.toContain(leak);
   });
 
   it('a worker with a bad configuration does not start: exit code 1, the variable named', async () => {
@@ -705,9 +766,13 @@ describe('configuration: the variable named with the problem, a secret never sho
 
 describe('Slack requests through the app: 401 or an ephemeral reason, nothing taken', () => {
   const requestMessage = (workflowId: string) => fake.waitFor(() => fake.requestMessages(workflowId, 1)[0], `the request of ${workflowId}`);
-  const signedOnly = () => awaitingRun({ approval: { policy: 'manual', approvers: [], keys: {}, unsigned: false, remindAfter: '1h', expireAfter: '2h', maxRounds: 3 } });
+  const signedOnly = () =>
+    awaitingRun({ approval: { policy: 'manual', approvers: [], keys: {}, unsigned: false, remindAfter: '1h', expireAfter: '2h', maxRounds: 3 } });
   const ephemeral = (user: SlackUser, pattern: RegExp, since: number) =>
-    fake.waitFor(() => fake.ephemeralsFor(user.id).find((e) => e.at >= since && pattern.test(e.text)), `an ephemeral answer to ${user.name} matching ${pattern}`);
+    fake.waitFor(
+      () => fake.ephemeralsFor(user.id).find((e) => e.at >= since && pattern.test(e.text)),
+      `an ephemeral answer to ${user.name} matching ${pattern}`,
+    );
 
   it('a forged signature, a timestamp over 5 minutes old, no signature at all: 401 each', async () => {
     const { workflowId } = await signedOnly();
@@ -715,7 +780,9 @@ describe('Slack requests through the app: 401 or an ephemeral reason, nothing ta
     const before = fake.ephemerals.length;
     const forged = await postInteraction(app.url!, signingSecret, buttonClick(message, APPROVE_ACTION, maria), { secret: randomBytes(16).toString('hex') });
     expect(forged.status).toBe(401);
-    const old = await postInteraction(app.url!, signingSecret, buttonClick(message, APPROVE_ACTION, maria), { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
+    const old = await postInteraction(app.url!, signingSecret, buttonClick(message, APPROVE_ACTION, maria), {
+      timestamp: Math.floor(Date.now() / 1000) - 6 * 60,
+    });
     expect(old.status).toBe(401);
     const unsigned = await fetch(app.url!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'payload=%7B%7D' });
     expect(unsigned.status).toBe(401);
@@ -730,7 +797,9 @@ describe('Slack requests through the app: 401 or an ephemeral reason, nothing ta
   it('a future-dated request (10 minutes ahead) is refused like a stale one', async () => {
     const { workflowId } = await signedOnly();
     const message = await requestMessage(workflowId);
-    const future = await postInteraction(app.url!, signingSecret, buttonClick(message, APPROVE_ACTION, maria), { timestamp: Math.floor(Date.now() / 1000) + 10 * 60 });
+    const future = await postInteraction(app.url!, signingSecret, buttonClick(message, APPROVE_ACTION, maria), {
+      timestamp: Math.floor(Date.now() / 1000) + 10 * 60,
+    });
     expect(future.status).toBe(401);
     await expectUntouched(workflowId);
   });
@@ -750,7 +819,10 @@ describe('Slack requests through the app: 401 or an ephemeral reason, nothing ta
     const click = buttonClick(message, APPROVE_ACTION, maria);
     const timestamp = Math.floor(Date.now() / 1000);
     const since = Date.now();
-    const both = await Promise.all([postInteraction(app.url!, signingSecret, click, { timestamp }), postInteraction(app.url!, signingSecret, buttonClick(message, APPROVE_ACTION, maria))]);
+    const both = await Promise.all([
+      postInteraction(app.url!, signingSecret, click, { timestamp }),
+      postInteraction(app.url!, signingSecret, buttonClick(message, APPROVE_ACTION, maria)),
+    ]);
     expect(both.map((r) => r.status)).toEqual([200, 200]);
     await ephemeral(maria, new RegExp(`already decided[^]*approve by ${maria.id}`), since);
     // The very same request (body, timestamp, signature) again, a moment later.
@@ -781,7 +853,8 @@ describe('Slack requests through the app: 401 or an ephemeral reason, nothing ta
 
 describe('raw Update and signal payloads from the `temporal` CLI: refused with the reason, the run still decidable', () => {
   let run: Awaited<ReturnType<typeof awaitingRun>>;
-  const update = (name: string, ...input: string[]) => temporalCli(['workflow', 'update', 'execute', '--workflow-id', run.workflowId, '--name', name, ...input]);
+  const update = (name: string, ...input: string[]) =>
+    temporalCli(['workflow', 'update', 'execute', '--workflow-id', run.workflowId, '--name', name, ...input]);
   const signal = (name: string, ...input: string[]) => temporalCli(['workflow', 'signal', '--workflow-id', run.workflowId, '--name', name, ...input]);
   beforeAll(async () => {
     run = await awaitingRun();
@@ -846,7 +919,9 @@ describe('raw Update and signal payloads from the `temporal` CLI: refused with t
       expect(code, `temporal workflow signal ${args.join(' ').slice(0, 80)}: ${out}`).toBe(0);
     }
     // The signals are in history (a signal always is) and the run has taken none of them.
-    await waitFor('the five signals in history', async () => ((await eventTypes(run.workflowId)).filter((t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED').length >= 5 ? true : undefined));
+    await waitFor('the five signals in history', async () =>
+      (await eventTypes(run.workflowId)).filter((t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED').length >= 5 ? true : undefined,
+    );
     const status = await client.status(run.workflowId);
     expect(status).toMatchObject({ stage: 'awaiting_approval', round: 1, decisions: [] });
   });

@@ -213,14 +213,8 @@ describe('roles', () => {
     const { cid } = await pinMetadata('role');
     const digest = metadataDigestFromCid(cid);
 
-    await expectRevert(as(minter).mint(minterAddress, assetId, digest), 'AccessControlUnauthorizedAccount', [
-      minterAddress,
-      MINTER_ROLE,
-    ]);
-    await expectRevert(as(minter).mintBatch(minterAddress, [assetId], digest), 'AccessControlUnauthorizedAccount', [
-      minterAddress,
-      MINTER_ROLE,
-    ]);
+    await expectRevert(as(minter).mint(minterAddress, assetId, digest), 'AccessControlUnauthorizedAccount', [minterAddress, MINTER_ROLE]);
+    await expectRevert(as(minter).mintBatch(minterAddress, [assetId], digest), 'AccessControlUnauthorizedAccount', [minterAddress, MINTER_ROLE]);
 
     const grant = await mined(contract.grantRole(MINTER_ROLE, minterAddress));
     expect(events.parseLog((grant.logs as readonly Log[])[0]!)?.name).toBe('RoleGranted');
@@ -228,14 +222,8 @@ describe('roles', () => {
     expect(await contract.ownerOf(1n)).toBe(minterAddress);
 
     // A minter is not a metadata editor, nor an admin.
-    await expectRevert(as(minter).updateContent(1n, digest), 'AccessControlUnauthorizedAccount', [
-      minterAddress,
-      METADATA_EDITOR_ROLE,
-    ]);
-    await expectRevert(as(minter).grantRole(MINTER_ROLE, await outsider.getAddress()), 'AccessControlUnauthorizedAccount', [
-      minterAddress,
-      DEFAULT_ADMIN_ROLE,
-    ]);
+    await expectRevert(as(minter).updateContent(1n, digest), 'AccessControlUnauthorizedAccount', [minterAddress, METADATA_EDITOR_ROLE]);
+    await expectRevert(as(minter).grantRole(MINTER_ROLE, await outsider.getAddress()), 'AccessControlUnauthorizedAccount', [minterAddress, DEFAULT_ADMIN_ROLE]);
 
     await mined(contract.revokeRole(MINTER_ROLE, minterAddress));
     await expectRevert(as(minter).mint(minterAddress, assetIdOf(collection(), '2'), digest), 'AccessControlUnauthorizedAccount');
@@ -250,22 +238,13 @@ describe('roles', () => {
     await mined(contract.mintBatch(await holder.getAddress(), [assetIdOf(collection(), '1')], batchRoot));
 
     const editorAddress = await editor.getAddress();
-    await expectRevert(as(editor).updateContent(1n, digest), 'AccessControlUnauthorizedAccount', [
-      editorAddress,
-      METADATA_EDITOR_ROLE,
-    ]);
-    await expectRevert(as(editor).updateBatchContent(2n, batchRoot), 'AccessControlUnauthorizedAccount', [
-      editorAddress,
-      METADATA_EDITOR_ROLE,
-    ]);
+    await expectRevert(as(editor).updateContent(1n, digest), 'AccessControlUnauthorizedAccount', [editorAddress, METADATA_EDITOR_ROLE]);
+    await expectRevert(as(editor).updateBatchContent(2n, batchRoot), 'AccessControlUnauthorizedAccount', [editorAddress, METADATA_EDITOR_ROLE]);
     await mined(contract.grantRole(METADATA_EDITOR_ROLE, editorAddress));
     await mined(as(editor).updateContent(1n, digest));
     await mined(as(editor).updateBatchContent(2n, batchRoot));
     // An editor cannot mint.
-    await expectRevert(as(editor).mint(editorAddress, assetIdOf(collection(), '9'), digest), 'AccessControlUnauthorizedAccount', [
-      editorAddress,
-      MINTER_ROLE,
-    ]);
+    await expectRevert(as(editor).mint(editorAddress, assetIdOf(collection(), '9'), digest), 'AccessControlUnauthorizedAccount', [editorAddress, MINTER_ROLE]);
   });
 });
 
@@ -282,9 +261,7 @@ describe('single mint', () => {
     const receipt = await mined(contract.mint(holderAddress, assetId, metadataDigestFromCid(metadata.cid)));
 
     expect(logsNamed(receipt, 'Transfer').map((args) => args.toArray())).toEqual([[ZeroAddress, holderAddress, 1n]]);
-    expect(logsNamed(receipt, 'AssetMinted').map((args) => args.toArray())).toEqual([
-      [assetId, 1n, metadataDigestFromCid(metadata.cid)],
-    ]);
+    expect(logsNamed(receipt, 'AssetMinted').map((args) => args.toArray())).toEqual([[assetId, 1n, metadataDigestFromCid(metadata.cid)]]);
     expect(mintedTokensFromReceipt(receipt, address)).toEqual([{ assetId, tokenId: 1n }]);
 
     expect(await contract.ownerOf(1n)).toBe(holderAddress);
@@ -326,11 +303,10 @@ describe('single mint', () => {
 
     // Different content and recipient change nothing; "0007" is the same asset as "7".
     for (const key of ['7', '0007']) {
-      await expectRevert(
-        contract.mint(await outsider.getAddress(), assetIdOf(name, key), metadataDigestFromCid(second.cid)),
-        'AssetAlreadyMinted',
-        [assetIdOf(name, '7'), 2n],
-      );
+      await expectRevert(contract.mint(await outsider.getAddress(), assetIdOf(name, key), metadataDigestFromCid(second.cid)), 'AssetAlreadyMinted', [
+        assetIdOf(name, '7'),
+        2n,
+      ]);
     }
     expect(await contract.totalSupply()).toBe(2n);
     expect(await contract.tokenURI(2n)).toBe(`ipfs://${first.cid}`);
@@ -359,7 +335,10 @@ describe('batch mint', () => {
       await Promise.all(keys.map(async (key) => ({ key, assetId: assetIdOf(name, key), ...(await pinMetadata(`asset ${key}`)) }))),
     );
     expect(items.at(-1)!.key).toBe('hero-shot'); // hashed keys sort after numeric ones
-    const root = await pinBatchDirectory(kubo, items.map((item) => item.cid));
+    const root = await pinBatchDirectory(
+      kubo,
+      items.map((item) => item.cid),
+    );
     expect(root.cid.toString().startsWith('bafybei')).toBe(true);
 
     // One earlier single mint so that the batch does not start at token 1.
@@ -370,17 +349,13 @@ describe('batch mint', () => {
     const receipt = await mined(contract.mintBatch(holderAddress, assetIds, root.digest));
 
     const expectedTokenIds = items.map((_, i) => 2n + BigInt(i));
-    expect(logsNamed(receipt, 'Transfer').map((args) => args.toArray())).toEqual(
-      expectedTokenIds.map((tokenId) => [ZeroAddress, holderAddress, tokenId]),
-    );
+    expect(logsNamed(receipt, 'Transfer').map((args) => args.toArray())).toEqual(expectedTokenIds.map((tokenId) => [ZeroAddress, holderAddress, tokenId]));
     const [batchEvent] = logsNamed(receipt, 'BatchMinted');
     expect(batchEvent?.getValue('to')).toBe(holderAddress);
     expect(batchEvent?.getValue('firstTokenId')).toBe(2n);
     expect(batchEvent?.getValue('contentRoot')).toBe(root.digest);
     expect([...batchEvent!.getValue('assetIds')]).toEqual(assetIds);
-    expect(mintedTokensFromReceipt(receipt, address)).toEqual(
-      items.map((item, i) => ({ assetId: item.assetId, tokenId: expectedTokenIds[i] })),
-    );
+    expect(mintedTokensFromReceipt(receipt, address)).toEqual(items.map((item, i) => ({ assetId: item.assetId, tokenId: expectedTokenIds[i] })));
 
     expect(await contract.balanceOf(holderAddress)).toBe(BigInt(items.length + 1));
     for (const [i, item] of items.entries()) {
@@ -403,7 +378,10 @@ describe('batch mint', () => {
     const batches: { cid: string; bytes: Uint8Array }[][] = [];
     for (let b = 0; b < 3; b++) {
       const metadata = await Promise.all([0, 1, 2, 3].map((i) => pinMetadata(`batch ${b} item ${i}`)));
-      const root = await pinBatchDirectory(kubo, metadata.map((m) => m.cid));
+      const root = await pinBatchDirectory(
+        kubo,
+        metadata.map((m) => m.cid),
+      );
       // Batch b holds assets 4b..4b+3: one continuous run across all three batches.
       const assetIds = [0, 1, 2, 3].map((i) => assetIdOf(name, String(4 * b + i)));
       await mined(contract.mintBatch(holderAddress, assetIds, root.digest));
@@ -432,17 +410,31 @@ describe('batch mint', () => {
     const name = collection();
     const { cid } = await pinMetadata('already');
     await mined(contract.mint(holderAddress, assetIdOf(name, '5'), metadataDigestFromCid(cid)));
-    await mined(contract.mintBatch(holderAddress, ['6', '7', '8'].map((k) => assetIdOf(name, k)), (await pinBatchDirectory(kubo, [cid, cid, cid])).digest));
+    await mined(
+      contract.mintBatch(
+        holderAddress,
+        ['6', '7', '8'].map((k) => assetIdOf(name, k)),
+        (await pinBatchDirectory(kubo, [cid, cid, cid])).digest,
+      ),
+    );
 
     const root = (await pinBatchDirectory(kubo, [cid, cid, cid, cid])).digest;
     // 7 is token 3 (second asset of the batch that started at token 2).
     await expectRevert(
-      contract.mintBatch(holderAddress, ['2', '3', '7', '9'].map((k) => assetIdOf(name, k)), root),
+      contract.mintBatch(
+        holderAddress,
+        ['2', '3', '7', '9'].map((k) => assetIdOf(name, k)),
+        root,
+      ),
       'AssetAlreadyMinted',
       [assetIdOf(name, '7'), 3n],
     );
     await expectRevert(
-      contract.mintBatch(holderAddress, ['4', '5'].map((k) => assetIdOf(name, k)), root),
+      contract.mintBatch(
+        holderAddress,
+        ['4', '5'].map((k) => assetIdOf(name, k)),
+        root,
+      ),
       'AssetAlreadyMinted',
       [assetIdOf(name, '5'), 1n],
     );
@@ -451,7 +443,13 @@ describe('batch mint', () => {
     expect(await contract.nextTokenId()).toBe(5n);
     for (const key of ['2', '3', '4', '9']) expect(await contract.tokenOfAsset(assetIdOf(name, key))).toBe(0n);
     // The remaining assets mint fine afterwards.
-    await mined(contract.mintBatch(holderAddress, ['2', '3', '4', '9'].map((k) => assetIdOf(name, k)), root));
+    await mined(
+      contract.mintBatch(
+        holderAddress,
+        ['2', '3', '4', '9'].map((k) => assetIdOf(name, k)),
+        root,
+      ),
+    );
     expect(await contract.tokenOfAsset(assetIdOf(name, '9'))).toBe(8n);
   });
 
@@ -465,10 +463,7 @@ describe('batch mint', () => {
     await expectRevert(contract.mintBatch(holderAddress, [a, b, b], root), 'AssetIdsNotAscending', [2n, b]);
     await expectRevert(contract.mintBatch(holderAddress, [], root), 'InvalidBatchSize', [0n, BigInt(MAX_BATCH_SIZE)]);
     const tooMany = Array.from({ length: MAX_BATCH_SIZE + 1 }, (_, i) => assetIdOf(name, String(i)));
-    await expectRevert(contract.mintBatch(holderAddress, tooMany, root), 'InvalidBatchSize', [
-      BigInt(MAX_BATCH_SIZE + 1),
-      BigInt(MAX_BATCH_SIZE),
-    ]);
+    await expectRevert(contract.mintBatch(holderAddress, tooMany, root), 'InvalidBatchSize', [BigInt(MAX_BATCH_SIZE + 1), BigInt(MAX_BATCH_SIZE)]);
     await expectRevert(contract.mintBatch(holderAddress, [a], `0x${'00'.repeat(32)}`), 'EmptyContentDigest');
     // The largest batch is accepted and tokenOfAsset stays exact across its 128-asset words.
     await mined(contract.mintBatch(holderAddress, tooMany.slice(1), root));
@@ -516,7 +511,8 @@ describe('ownership and transfers', () => {
         expect(await contract.balanceOf(holderAddress)).toBe(BigInt(minted - moved.size));
         // Its neighbours, inside the batch and on either side of it, stay where they were.
         for (const neighbour of [tokenId - 1n, tokenId + 1n]) {
-          if (neighbour >= 1n && neighbour < (await contract.nextTokenId())) expect(await contract.ownerOf(neighbour), `token ${neighbour}`).toBe(ownerOfToken(neighbour));
+          if (neighbour >= 1n && neighbour < (await contract.nextTokenId()))
+            expect(await contract.ownerOf(neighbour), `token ${neighbour}`).toBe(ownerOfToken(neighbour));
         }
       }
     }
@@ -610,9 +606,7 @@ describe('ownership and transfers', () => {
       return deployed.getAddress();
     };
     const received = (receipt: TransactionReceipt, receiver: string) =>
-      (receipt.logs as readonly Log[])
-        .filter((log) => log.address === receiver)
-        .map((log) => receiverEvents.parseLog(log)!.args.toArray());
+      (receipt.logs as readonly Log[]).filter((log) => log.address === receiver).map((log) => receiverEvents.parseLog(log)!.args.toArray());
 
     const accepting = await deployReceiver('0x150b7a02');
     const refusing = await deployReceiver('0xdeadbeef');
@@ -656,16 +650,23 @@ describe('content updates', () => {
     const original = await pinMetadata('original');
     await mined(contract.mint(holderAddress, assetIdOf(name, '1'), metadataDigestFromCid(original.cid)));
     const batchItems = await Promise.all([0, 1, 2].map((i) => pinMetadata(`batch ${i}`)));
-    const root = await pinBatchDirectory(kubo, batchItems.map((item) => item.cid));
-    await mined(contract.mintBatch(holderAddress, ['2', '3', '4'].map((k) => assetIdOf(name, k)), root.digest));
+    const root = await pinBatchDirectory(
+      kubo,
+      batchItems.map((item) => item.cid),
+    );
+    await mined(
+      contract.mintBatch(
+        holderAddress,
+        ['2', '3', '4'].map((k) => assetIdOf(name, k)),
+        root.digest,
+      ),
+    );
 
     const revised = await pinMetadata('revised');
     for (const tokenId of [1n, 3n]) {
       const receipt = await mined(contract.updateContent(tokenId, metadataDigestFromCid(revised.cid)));
       expect(logsNamed(receipt, 'MetadataUpdate').map((args) => args.toArray())).toEqual([[tokenId]]);
-      expect(logsNamed(receipt, 'ContentUpdated').map((args) => args.toArray())).toEqual([
-        [tokenId, metadataDigestFromCid(revised.cid)],
-      ]);
+      expect(logsNamed(receipt, 'ContentUpdated').map((args) => args.toArray())).toEqual([[tokenId, metadataDigestFromCid(revised.cid)]]);
       const uri = await contract.tokenURI(tokenId);
       expect(uri).toBe(`ipfs://${revised.cid}`);
       expect(await fetchThroughGateway(uri)).toEqual(revised.bytes);
@@ -681,8 +682,17 @@ describe('content updates', () => {
     const holderAddress = await holder.getAddress();
     const name = collection();
     const before = await Promise.all([0, 1, 2].map((i) => pinMetadata(`before ${i}`)));
-    const firstRoot = await pinBatchDirectory(kubo, before.map((item) => item.cid));
-    await mined(contract.mintBatch(holderAddress, ['1', '2', '3'].map((k) => assetIdOf(name, k)), firstRoot.digest));
+    const firstRoot = await pinBatchDirectory(
+      kubo,
+      before.map((item) => item.cid),
+    );
+    await mined(
+      contract.mintBatch(
+        holderAddress,
+        ['1', '2', '3'].map((k) => assetIdOf(name, k)),
+        firstRoot.digest,
+      ),
+    );
     // A later record (single mint, then another batch) bounds the batch's range.
     const later = await pinMetadata('later');
     await mined(contract.mint(holderAddress, assetIdOf(name, '4'), metadataDigestFromCid(later.cid)));
@@ -690,7 +700,10 @@ describe('content updates', () => {
     await mined(contract.updateContent(2n, metadataDigestFromCid(later.cid)));
 
     const after = await Promise.all([0, 1, 2].map((i) => pinMetadata(`after ${i}`)));
-    const newRoot = await pinBatchDirectory(kubo, after.map((item) => item.cid));
+    const newRoot = await pinBatchDirectory(
+      kubo,
+      after.map((item) => item.cid),
+    );
     const receipt = await mined(contract.updateBatchContent(1n, newRoot.digest));
     expect(logsNamed(receipt, 'BatchMetadataUpdate').map((args) => args.toArray())).toEqual([[1n, 3n]]);
     expect(logsNamed(receipt, 'BatchContentUpdated').map((args) => args.toArray())).toEqual([[1n, 3n, newRoot.digest]]);
@@ -729,7 +742,10 @@ describe('asset ids and CIDs', () => {
     for (const { cid } of items) expect(rawCidFromDigest(metadataDigestFromCid(cid)).toString()).toBe(cid);
     expect(() => directoryDigestFromCid(items[0]!.cid)).toThrow(/not a dag-pb/);
 
-    const root = await pinBatchDirectory(kubo, items.map((item) => item.cid));
+    const root = await pinBatchDirectory(
+      kubo,
+      items.map((item) => item.cid),
+    );
     expect(() => metadataDigestFromCid(root.cid)).toThrow(/not a raw block/);
     expect(directoryCidFromDigest(root.digest).toString()).toBe(root.cid.toString());
 

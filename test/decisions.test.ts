@@ -108,7 +108,11 @@ describe('the decision rule, held by the run', () => {
     const result = await client.result(workflowId);
     expect(result.stage).toBe('minted');
     const provenance = JSON.parse((await gatewayGet(result.metadataCid!)).toString()).properties.provenance;
-    expect(provenance).toMatchObject({ approvedBy: 'maria', approvalSigned: true, approvalSignature: { scheme: 'ed25519', signer: 'approver', publicKey: maria.publicKey } });
+    expect(provenance).toMatchObject({
+      approvedBy: 'maria',
+      approvalSigned: true,
+      approvalSignature: { scheme: 'ed25519', signer: 'approver', publicKey: maria.publicKey },
+    });
     // A collector's check: the signature covers this run, this draft and "approve", under maria's key.
     const { signedMessage, signature } = provenance.approvalSignature;
     expect(JSON.parse(signedMessage)).toEqual(['atelier-decision-v1', workflowId, 1, awaiting.draftCid, 'approve', 'maria', 'ship it']);
@@ -150,9 +154,32 @@ describe('poison in, clear error out', () => {
     const awaiting = await waitForStage(client, workflowId, 'awaiting_approval');
     const handle = client.temporal.workflow.getHandle(workflowId);
 
-    const badEncoding = await temporalCli(['workflow', 'signal', '--workflow-id', workflowId, '--name', 'approve', '--input', '{"by":"x"}', '--input-meta', 'encoding=json/protobuf']);
+    const badEncoding = await temporalCli([
+      'workflow',
+      'signal',
+      '--workflow-id',
+      workflowId,
+      '--name',
+      'approve',
+      '--input',
+      '{"by":"x"}',
+      '--input-meta',
+      'encoding=json/protobuf',
+    ]);
     expect(badEncoding.code).toBe(0);
-    const badUpdate = await temporalCli(['workflow', 'update', 'execute', '--workflow-id', workflowId, '--name', 'approve', '--input', '{"by":"x"}', '--input-meta', 'encoding=json/protobuf']);
+    const badUpdate = await temporalCli([
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      workflowId,
+      '--name',
+      'approve',
+      '--input',
+      '{"by":"x"}',
+      '--input-meta',
+      'encoding=json/protobuf',
+    ]);
     expect(badUpdate.code).not.toBe(0);
     expect(badUpdate.stderr + badUpdate.stdout).toMatch(/could not be decoded/);
     const notAnObject = await temporalCli(['workflow', 'update', 'execute', '--workflow-id', workflowId, '--name', 'reject', '--input', '42']);
@@ -175,8 +202,16 @@ describe('poison in, clear error out', () => {
   it('a run started by hand with a partial spec fails at once, naming the field, without failing tasks', async () => {
     const workflowId = `asset:poison-${Date.now()}:1`;
     const started = await temporalCli([
-      'workflow', 'start', '--type', 'assetLifecycle', '--task-queue', config.ATELIER_TASK_QUEUE, '--workflow-id', workflowId,
-      '--input', JSON.stringify({ collectionId: 'poison', assetKey: '1', name: 'x', generator: { kind: 'layers', seed: 1 } }),
+      'workflow',
+      'start',
+      '--type',
+      'assetLifecycle',
+      '--task-queue',
+      config.ATELIER_TASK_QUEUE,
+      '--workflow-id',
+      workflowId,
+      '--input',
+      JSON.stringify({ collectionId: 'poison', assetKey: '1', name: 'x', generator: { kind: 'layers', seed: 1 } }),
     ]);
     expect(started.code).toBe(0);
     const handle = client.temporal.workflow.getHandle(workflowId);

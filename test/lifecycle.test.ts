@@ -48,7 +48,14 @@ describe('assetLifecycle', () => {
 
       const metadata = JSON.parse((await gatewayGet(uri.slice('ipfs://'.length))).toString());
       expect(metadata.name).toBe(spec.name);
-      expect(metadata.properties.provenance).toMatchObject({ approvedBy: 'maria', approvedVia: 'cli', workflowId, round: 1, approvalSigned: false, approvalSignature: null });
+      expect(metadata.properties.provenance).toMatchObject({
+        approvedBy: 'maria',
+        approvedVia: 'cli',
+        workflowId,
+        round: 1,
+        approvalSigned: false,
+        approvalSignature: null,
+      });
       const image = await gatewayGet(metadata.image.slice('ipfs://'.length));
       const draft = await gatewayGet(awaiting.draftCid!);
       expect(sha256Hex(image)).toBe(sha256Hex(draft));
@@ -133,7 +140,9 @@ describe('assetLifecycle', () => {
   });
 
   it('a decision from someone not allowed is refused by the run with the reason, and not kept', async () => {
-    const spec = testSpec({ approval: { policy: 'manual', approvers: ['maria'], keys: {}, unsigned: true, remindAfter: '1h', expireAfter: '2h', maxRounds: 3 } });
+    const spec = testSpec({
+      approval: { policy: 'manual', approvers: ['maria'], keys: {}, unsigned: true, remindAfter: '1h', expireAfter: '2h', maxRounds: 3 },
+    });
     const { workflowId } = await client.start(spec);
     const awaiting = await waitForStage(client, workflowId, 'awaiting_approval');
 
@@ -161,10 +170,14 @@ describe('assetLifecycle', () => {
 });
 
 const waitForRound = (workflowId: string, round: number) =>
-  waitFor(`round ${round} of ${workflowId} to await approval`, async () => {
-    const status = await client.status(workflowId);
-    return status.round === round && status.stage === 'awaiting_approval' ? status : undefined;
-  }, 30_000);
+  waitFor(
+    `round ${round} of ${workflowId} to await approval`,
+    async () => {
+      const status = await client.status(workflowId);
+      return status.round === round && status.stage === 'awaiting_approval' ? status : undefined;
+    },
+    30_000,
+  );
 
 async function specFile(spec: object): Promise<string> {
   const file = path.join(os.tmpdir(), `atelier-spec-${process.pid}-${Date.now()}.json`);

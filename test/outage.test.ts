@@ -28,10 +28,14 @@ describe('Kubo down after the approval', () => {
     await stack.stop('kubo');
     expect((await atelierCli(['approve', `${spec.collectionId}:${spec.assetKey}`, '--by', 'maria'])).code).toBe(0);
 
-    const waiting = await waitFor('the run to say what it waits for', async () => {
-      const status = await client.status(workflowId);
-      return status.waitingFor && /attempt [3-9]/.test(status.waitingFor) ? status : undefined;
-    }, 60_000);
+    const waiting = await waitFor(
+      'the run to say what it waits for',
+      async () => {
+        const status = await client.status(workflowId);
+        return status.waitingFor && /attempt [3-9]/.test(status.waitingFor) ? status : undefined;
+      },
+      60_000,
+    );
     expect(waiting.stage).toBe('formatting');
     expect(waiting.waitingFor).toMatch(/^formatAsset attempt \d+: .*ECONNREFUSED.*retrying until it answers/);
     expect((await atelierCli(['status', workflowId])).stdout).toMatch(/waiting\s+formatAsset attempt/);

@@ -29,7 +29,7 @@ describe('a mint the chain drops', () => {
     const handle = client.temporal.workflow.getHandle(workflowId);
 
     // The first mint is in a block, and the run now reads it back, waiting for depth 3.
-    const firstToken = await waitFor('the first token', async () => ((await contract.tokenOfAsset(assetId)) || undefined), 60_000);
+    const firstToken = await waitFor('the first token', async () => (await contract.tokenOfAsset(assetId)) || undefined, 60_000);
     await waitFor('the run to read its token back', async () => {
       const pending = (await handle.describe()).raw.pendingActivities ?? [];
       return pending.some((a) => a.activityType?.name === 'confirmMint') ? true : undefined;
@@ -57,7 +57,9 @@ describe('a mint the chain drops', () => {
     // Two mint activities ran: the first token was dropped, the second one holds.
     const history = await handle.fetchHistory();
     const mintsScheduled = (history.events ?? []).filter(
-      (e) => e.eventType === temporalProto.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && e.activityTaskScheduledEventAttributes?.activityType?.name === 'mintAsset',
+      (e) =>
+        e.eventType === temporalProto.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED &&
+        e.activityTaskScheduledEventAttributes?.activityType?.name === 'mintAsset',
     );
     expect(mintsScheduled).toHaveLength(2);
     expect(firstToken).toBeGreaterThan(0n);

@@ -17,7 +17,14 @@ const saved = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.json'));
 describe('replay of saved histories', () => {
   it('has histories of every ending to replay', () => {
     expect(saved).toEqual(
-      expect.arrayContaining(['approved-from-cli.json', 'rejected-then-approved.json', 'expired.json', 'auto-policy.json', 'minter-batches.json', 'batch-mode.json']),
+      expect.arrayContaining([
+        'approved-from-cli.json',
+        'rejected-then-approved.json',
+        'expired.json',
+        'auto-policy.json',
+        'minter-batches.json',
+        'batch-mode.json',
+      ]),
     );
   });
 

@@ -68,13 +68,24 @@ beforeAll(async () => {
   // The worker holds the app's public key only, the app its secret key only.
   worker = await startWorker({ ...shared, ATELIER_SLACK_APP_PUBLIC_KEY: appKey.publicKey });
   client = await AtelierClient.connect(config);
-  const capture = (level: string) => (...msg: unknown[]) => void appLog.push(`${level} ${msg.map(String).join(' ')}`);
+  const capture =
+    (level: string) =>
+    (...msg: unknown[]) =>
+      void appLog.push(`${level} ${msg.map(String).join(' ')}`);
   app = await startSlackApp(
     {
       config: loadConfig({ ...process.env, ...shared, ATELIER_SLACK_SIGNING_SECRET: signingSecret, ATELIER_SLACK_DECISION_KEY: appKey.secretKey }),
       atelier: client,
       collections: SlackCollections.load(collectionsFile),
-      logger: { debug: capture('debug'), info: capture('info'), warn: capture('warn'), error: capture('error'), setLevel: () => {}, getLevel: () => 'debug' as never, setName: () => {} },
+      logger: {
+        debug: capture('debug'),
+        info: capture('info'),
+        warn: capture('warn'),
+        error: capture('error'),
+        setLevel: () => {},
+        getLevel: () => 'debug' as never,
+        setName: () => {},
+      },
     },
     { host: '127.0.0.1', port: 0 },
   );
@@ -92,13 +103,17 @@ type ManualApproval = Extract<AssetSpec['approval'], { policy: 'manual' }>;
 
 /** A spec that takes signed decisions only: `approval.unsigned` is left at its default (false). */
 function signedOnlySpec(approval: Partial<ManualApproval> = {}, overrides: Partial<AssetSpec> = {}): AssetSpec {
-  const spec = testSpec({ ...overrides, approval: { policy: 'manual', approvers: [], remindAfter: '1h', expireAfter: '2h', maxRounds: 3, ...approval } as ManualApproval });
+  const spec = testSpec({
+    ...overrides,
+    approval: { policy: 'manual', approvers: [], remindAfter: '1h', expireAfter: '2h', maxRounds: 3, ...approval } as ManualApproval,
+  });
   expect(spec.approval).toMatchObject({ policy: 'manual', unsigned: false });
   return spec;
 }
 
 /** The round's request message, once the worker has posted it. */
-const requestMessage = (workflowId: string, round = 1) => fake.waitFor(() => fake.requestMessages(workflowId, round)[0], `the round ${round} request of ${workflowId}`);
+const requestMessage = (workflowId: string, round = 1) =>
+  fake.waitFor(() => fake.requestMessages(workflowId, round)[0], `the round ${round} request of ${workflowId}`);
 /** A copy, as the message looked at that moment (a later update does not change it). */
 const snapshot = (message: FakeMessage): FakeMessage => structuredClone(message);
 const click = (message: FakeMessage, action: string, user: SlackUser, sign: { timestamp?: number; secret?: string } = {}) =>
@@ -106,7 +121,8 @@ const click = (message: FakeMessage, action: string, user: SlackUser, sign: { ti
 const ephemeral = (user: SlackUser, pattern: RegExp) =>
   fake.waitFor(() => fake.ephemeralsFor(user.id).find((e) => pattern.test(e.text)), `an ephemeral answer to ${user.name} matching ${pattern}`);
 const hasButtons = (message: FakeMessage) => message.blocks?.some((b) => b.type === 'actions') ?? false;
-const outcomeOf = (message: FakeMessage) => (message.blocks?.find((b) => b.block_id === 'atelier_outcome') as { text?: { text: string } } | undefined)?.text?.text;
+const outcomeOf = (message: FakeMessage) =>
+  (message.blocks?.find((b) => b.block_id === 'atelier_outcome') as { text?: { text: string } } | undefined)?.text?.text;
 
 /**
  * Clicks, and waits for the ephemeral answer: the run's reason comes back with the click (the
@@ -142,8 +158,6 @@ async function acceptedUpdates(workflowId: string): Promise<string[]> {
     return accepted ? [accepted.acceptedRequest?.input?.name ?? '?'] : [];
   });
 }
-
-
 
 async function started(approval: Partial<ManualApproval> = {}, overrides: Partial<AssetSpec> = {}) {
   const spec = signedOnlySpec(approval, overrides);
@@ -182,7 +196,11 @@ describe('Slack approvals', () => {
     expect(image?.image_url).toBe(`${config.ATELIER_KUBO_GATEWAY_URL}/ipfs/${awaiting.draftCid}`);
     const preview = await fetch(image!.image_url);
     expect(preview.status).toBe(200);
-    expect(Buffer.from(await preview.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      Buffer.from(await preview.arrayBuffer())
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
     const shown = JSON.stringify(message.blocks);
     expect(shown).toContain(spec.name);
     expect(shown).toContain('round *1*');
@@ -200,7 +218,15 @@ describe('Slack approvals', () => {
     expect(result.approver).toBe(maria.id);
     // Taken as an Update, signed by the app for the draft maria saw.
     expect(result.decisions).toMatchObject([
-      { kind: 'approve', by: maria.id, name: maria.name, via: 'slack', round: 1, draftCid: awaiting.draftCid, proof: { scheme: 'ed25519', signer: 'slack-app', publicKey: appKey.publicKey } },
+      {
+        kind: 'approve',
+        by: maria.id,
+        name: maria.name,
+        via: 'slack',
+        round: 1,
+        draftCid: awaiting.draftCid,
+        proof: { scheme: 'ed25519', signer: 'slack-app', publicKey: appKey.publicKey },
+      },
     ]);
     expect(proofVerifies(workflowId, 'approve', result.decisions[0]!, result.decisions[0]!.proof!)).toBe(true);
     expect(await acceptedUpdates(workflowId)).toEqual(['approve']);
@@ -248,7 +274,9 @@ describe('Slack approvals', () => {
     const status = await waitForStage(client, workflowId, 'awaiting_approval');
     expect(status.round).toBe(2);
     expect(status.feedback).toEqual([reason]);
-    expect(status.decisions).toMatchObject([{ kind: 'reject', by: omar.id, name: omar.name, via: 'slack', comment: reason, round: 1, proof: { signer: 'slack-app' } }]);
+    expect(status.decisions).toMatchObject([
+      { kind: 'reject', by: omar.id, name: omar.name, via: 'slack', comment: reason, round: 1, proof: { signer: 'slack-app' } },
+    ]);
     const feedbackShown = JSON.stringify(round2.blocks);
     expect(feedbackShown).toContain('Earlier feedback');
     expect(feedbackShown).toContain('warmer colours, and a &lt;!channel&gt; ping');
@@ -290,7 +318,7 @@ describe('Slack approvals', () => {
     expect(fake.ephemerals.slice(answeredBefore)).toEqual([]);
   });
 
-  it('answers someone not on the allow-list ephemerally and sends nothing; the spec\'s own approver list is the run\'s to apply, and its reason comes back at once', async () => {
+  it("answers someone not on the allow-list ephemerally and sends nothing; the spec's own approver list is the run's to apply, and its reason comes back at once", async () => {
     const { workflowId, message } = await started();
     const viewsBefore = fake.views.length;
     await click(message, APPROVE_ACTION, mallory);
@@ -311,7 +339,7 @@ describe('Slack approvals', () => {
     expect((await waitForStage(client, narrow.workflowId, 'minted')).approver).toBe(maria.id);
   });
 
-  it('an unlisted Slack user is refused by the workflow itself, even with the app\'s signature', async () => {
+  it("an unlisted Slack user is refused by the workflow itself, even with the app's signature", async () => {
     // As if the app's allow-list were bypassed (or the app were wrong): the run checks the
     // collection's Slack approvers from the worker's collections file.
     const { workflowId, awaiting } = await started();
@@ -331,14 +359,17 @@ describe('Slack approvals', () => {
     const real = { by: maria.id, name: maria.name, via: 'slack', round: awaiting.round, draftCid: awaiting.draftCid! };
     // Signed with the app's key for another draft of round 1, and for round 2 of this draft; then
     // sent with the real round and draft.
-    for (const signedFor of [{ ...real, draftCid: 'bafkreianotherdraftthanthecurrentone' }, { ...real, round: 2 }]) {
+    for (const signedFor of [
+      { ...real, draftCid: 'bafkreianotherdraftthanthecurrentone' },
+      { ...real, round: 2 },
+    ]) {
       const proof = signDecision(appKey.secretKey, 'slack-app', workflowId, 'approve', signedFor);
       expect(await updateRefusal(workflowId, { ...real, proof })).toMatch(/the signature does not match this decision/);
     }
     await expectUntouched(workflowId);
   });
 
-  it('an unsigned decision that looks like Slack\'s is refused: the spec takes signed decisions only', async () => {
+  it("an unsigned decision that looks like Slack's is refused: the spec takes signed decisions only", async () => {
     const { workflowId, awaiting } = await started();
     const unsigned = client.approve(workflowId, { by: maria.id, name: maria.name, via: 'slack', round: awaiting.round, draftCid: awaiting.draftCid! });
     await expect(unsigned).rejects.toBeInstanceOf(DecisionRefused);
@@ -360,7 +391,7 @@ describe('Slack approvals', () => {
     expect(fake.ephemeralsFor(maria.id).filter((e) => e.at >= sentAt)).toHaveLength(1);
   });
 
-  it('a decision made elsewhere first (a script with its approver key): a click gets the run\'s reason at once, and the message shows the decision that counted', async () => {
+  it("a decision made elsewhere first (a script with its approver key): a click gets the run's reason at once, and the message shows the decision that counted", async () => {
     const lead = newDecisionKey();
     const { workflowId, message } = await started({ keys: { 'lead-cli': lead.publicKey } });
     await client.approve(workflowId, { by: 'lead-cli', via: 'script' }, { sign: { secretKey: lead.secretKey, signer: 'approver' } });
@@ -445,7 +476,17 @@ describe('Slack approvals', () => {
   it('answers a click on a run that does not exist, and takes nothing', async () => {
     const ghost = 'asset:ghost-collection:404';
     const blocks = requestBlocks(
-      { workflowId: ghost, collectionId: 'ghost-collection', assetKey: '404', name: 'Ghost', round: 1, draftCid: 'bafkreighost', inputs: {}, feedback: [], approvers: [] },
+      {
+        workflowId: ghost,
+        collectionId: 'ghost-collection',
+        assetKey: '404',
+        name: 'Ghost',
+        round: 1,
+        draftCid: 'bafkreighost',
+        inputs: {},
+        feedback: [],
+        approvers: [],
+      },
       { previewBase: config.ATELIER_KUBO_GATEWAY_URL },
     ) as unknown as FakeMessage['blocks'];
     const message: FakeMessage = { channel: CHANNEL, ts: '1700000000.000001', user: fake.botUserId, bot_id: fake.botId, text: 'ghost', blocks, updates: 0 };

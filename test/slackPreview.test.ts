@@ -62,7 +62,6 @@ const uploads = () => fake.callsTo('files.getUploadURLExternal').slice(uploadsBe
 /** Files completed into a request's thread. */
 const filesIn = (message: FakeMessage): FakeFile[] => fake.completedFiles().filter((f) => f.channel === message.channel && f.thread_ts === message.ts);
 
-
 /** The workflow's history as text, with payloads decoded. */
 async function historyText(workflowId: string): Promise<string> {
   const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
@@ -94,11 +93,13 @@ describe('the draft uploaded to Slack (no public gateway)', () => {
     await worker?.stop();
   });
 
-  it('uploads the gateway\'s bytes into the request\'s thread and shows that file in the message; expiry keeps it; history holds only references', async () => {
+  it("uploads the gateway's bytes into the request's thread and shows that file in the message; expiry keeps it; history holds only references", async () => {
     // Slack processes an upload for a moment before a message may show it.
     fake.fileProcessingMs = 800;
     try {
-      const { workflowId, draftCid } = await startRun({ approval: { policy: 'manual', approvers: [], remindAfter: '6s', expireAfter: '9s', maxRounds: 3 } as unknown as AssetSpec['approval'] });
+      const { workflowId, draftCid } = await startRun({
+        approval: { policy: 'manual', approvers: [], remindAfter: '6s', expireAfter: '9s', maxRounds: 3 } as unknown as AssetSpec['approval'],
+      });
       const message = await illustrated(workflowId);
       expect(message.channel).toBe(CHANNEL);
       const fileId = shownFile(message)!;
@@ -114,7 +115,12 @@ describe('the draft uploaded to Slack (no public gateway)', () => {
       expect(file.filename).toBe(`atelier-${draftCid}.png`);
       // Shared in the request's thread, sent without the bot token (the upload URL needs none).
       expect({ channel: file.channel, thread: file.thread_ts }).toEqual({ channel: CHANNEL, thread: message.ts });
-      expect(fake.threadReplies(CHANNEL, message.ts).flatMap((m) => m.files ?? []).map((f) => f.id)).toEqual([fileId]);
+      expect(
+        fake
+          .threadReplies(CHANNEL, message.ts)
+          .flatMap((m) => m.files ?? [])
+          .map((f) => f.id),
+      ).toEqual([fileId]);
       expect(file.uploadHadAuthorization).toBe(false);
       expect(uploads()).toHaveLength(1);
       expect(filesIn(message)).toEqual([file]);
@@ -176,7 +182,9 @@ describe('the draft uploaded to Slack (no public gateway)', () => {
   it('a lost answer to the update that shows the file: the retry shows the same file without uploading again', async () => {
     const spec = testSpec();
     const workflowId = `asset:${spec.collectionId}:${spec.assetKey}`;
-    fake.failNext('chat.update', 'store-then-500', { match: (args) => String(args.blocks ?? '').includes('slack_file') && String(args.metadata ?? '').includes(workflowId) });
+    fake.failNext('chat.update', 'store-then-500', {
+      match: (args) => String(args.blocks ?? '').includes('slack_file') && String(args.metadata ?? '').includes(workflowId),
+    });
     mark();
     await client.start(spec);
     await waitForStage(client, workflowId, 'awaiting_approval');
@@ -252,9 +260,17 @@ describe('closing a request Slack handed back', () => {
     await web.files.completeUploadExternal({ files: [{ id: target.file_id! }], channel_id: CHANNEL, thread_ts: posted.ts! });
     // Slack hands an image block back with the file's rendered URL beside the reference.
     const handedBack = [
-      { type: 'image', block_id: 'img', slack_file: { id: target.file_id! }, image_url: 'https://files.slack.com/files-pri/T0-F0/draft.png', alt_text: 'Draft' },
+      {
+        type: 'image',
+        block_id: 'img',
+        slack_file: { id: target.file_id! },
+        image_url: 'https://files.slack.com/files-pri/T0-F0/draft.png',
+        alt_text: 'Draft',
+      },
     ] as unknown as types.KnownBlock[];
-    const rejected = await web.chat.update({ channel: CHANNEL, ts: posted.ts!, text: 'closed', blocks: handedBack }).catch((e: { data?: { error?: string } }) => e.data?.error);
+    const rejected = await web.chat
+      .update({ channel: CHANNEL, ts: posted.ts!, text: 'closed', blocks: handedBack })
+      .catch((e: { data?: { error?: string } }) => e.data?.error);
     expect(rejected).toBe('invalid_blocks');
     const closed = closedBlocks(handedBack, { kind: 'expired', at: new Date().toISOString() });
     expect((await web.chat.update({ channel: CHANNEL, ts: posted.ts!, text: 'closed', blocks: closed })).ok).toBe(true);

@@ -94,7 +94,10 @@ describe('Slack secrets', () => {
     expect(problemsOf(() => slackAppSecrets(env(app))).join('\n')).toMatch(/ATELIER_SLACK_SIGNING_SECRET: missing/);
     expect(slackAppSecrets(env({ ...app, ATELIER_SLACK_SIGNING_SECRET: '0123456789abcdef0123456789abcdef' }))).toMatchObject({ botToken: 'xoxb-1' });
     expect(problemsOf(() => slackAppSecrets(env({ ...app, ATELIER_SLACK_SOCKET_MODE: 'true' }))).join('\n')).toMatch(/ATELIER_SLACK_APP_TOKEN: missing/);
-    expect(slackAppSecrets(env({ ...app, ATELIER_SLACK_SOCKET_MODE: 'true', ATELIER_SLACK_APP_TOKEN: 'xapp-1' }))).toMatchObject({ appToken: 'xapp-1', signingSecret: undefined });
+    expect(slackAppSecrets(env({ ...app, ATELIER_SLACK_SOCKET_MODE: 'true', ATELIER_SLACK_APP_TOKEN: 'xapp-1' }))).toMatchObject({
+      appToken: 'xapp-1',
+      signingSecret: undefined,
+    });
   });
 
   it('the app needs its decision-signing key, in either mode; the message says where the public key goes', () => {

@@ -35,17 +35,45 @@ describe('atelier start refuses bad specs before any run starts', () => {
   const cases: [string, (spec: Record<string, unknown>) => void, RegExp][] = [
     ['an unknown generator', (s) => (s.generator = { kind: 'midjourney', prompt: 'a cat' }), /generator\.kind: expected generator\.kind "layers" or "openai"/],
     ['a bad recipient address', (s) => (s.recipient = '0x1234'), /recipient: expected a 0x-prefixed 20-byte address/],
-    ['a trait the layer set does not have', (s) => (s.generator = { kind: 'layers', traits: { eyes: 'laser' }, seed: 1 }), /generator\.traits: layer "eyes" has no option "laser" \(options: round, sleepy, starry\)/],
+    [
+      'a trait the layer set does not have',
+      (s) => (s.generator = { kind: 'layers', traits: { eyes: 'laser' }, seed: 1 }),
+      /generator\.traits: layer "eyes" has no option "laser" \(options: round, sleepy, starry\)/,
+    ],
     ['a layer the set does not have', (s) => (s.generator = { kind: 'layers', traits: { wings: 'bat' }, seed: 1 }), /generator\.traits: unknown layer "wings"/],
     ['an oversize rendition', (s) => (s.renditions = ['original', 'webp-8192']), /renditions\.1: .*webp-1024.*/],
-    ['an expiry shorter than the reminder', (s) => (s.approval = { policy: 'manual', remindAfter: '2d', expireAfter: '1d' }), /approval\.expireAfter: 1d must be longer than remindAfter \(2d\)/],
+    [
+      'an expiry shorter than the reminder',
+      (s) => (s.approval = { policy: 'manual', remindAfter: '2d', expireAfter: '1d' }),
+      /approval\.expireAfter: 1d must be longer than remindAfter \(2d\)/,
+    ],
     ['a malformed duration', (s) => (s.approval = { policy: 'manual', remindAfter: 'tomorrow' }), /approval\.remindAfter: expected a duration such as 90s/],
-    ['an endless wait', (s) => (s.approval = { policy: 'manual', remindAfter: '1d', expireAfter: '99999999999999999999d' }), /approval\.expireAfter: expected at most 90d/],
+    [
+      'an endless wait',
+      (s) => (s.approval = { policy: 'manual', remindAfter: '1d', expireAfter: '99999999999999999999d' }),
+      /approval\.expireAfter: expected at most 90d/,
+    ],
     ['a key with leading zeros (0007 would be token 7)', (s) => (s.assetKey = '0007'), /assetKey: .*no leading zeros/],
-    ['the zero address as recipient', (s) => (s.recipient = '0x0000000000000000000000000000000000000000'), /recipient: the zero address cannot receive a token/],
-    ['a layer set outside the layer sets folder', (s) => (s.generator = { kind: 'layers', layerSet: '../../etc', seed: 1 }), /generator\.layerSet: expected the name of a layer set folder/],
-    ['an absolute layer set path', (s) => (s.generator = { kind: 'layers', layerSet: '/tmp/layers', seed: 1 }), /generator\.layerSet: expected the name of a layer set folder/],
-    ['an approver key that is not an ed25519 public key', (s) => (s.approval = { policy: 'manual', approvers: ['maria'], keys: { maria: 'abc' } }), /approval\.keys\.maria: expected an ed25519 public key/],
+    [
+      'the zero address as recipient',
+      (s) => (s.recipient = '0x0000000000000000000000000000000000000000'),
+      /recipient: the zero address cannot receive a token/,
+    ],
+    [
+      'a layer set outside the layer sets folder',
+      (s) => (s.generator = { kind: 'layers', layerSet: '../../etc', seed: 1 }),
+      /generator\.layerSet: expected the name of a layer set folder/,
+    ],
+    [
+      'an absolute layer set path',
+      (s) => (s.generator = { kind: 'layers', layerSet: '/tmp/layers', seed: 1 }),
+      /generator\.layerSet: expected the name of a layer set folder/,
+    ],
+    [
+      'an approver key that is not an ed25519 public key',
+      (s) => (s.approval = { policy: 'manual', approvers: ['maria'], keys: { maria: 'abc' } }),
+      /approval\.keys\.maria: expected an ed25519 public key/,
+    ],
   ];
   for (const [what, spoil, message] of cases) {
     it(`${what}: exit code 2, the field named, nothing started`, async () => {

@@ -50,9 +50,13 @@ describe('stack manager', () => {
     const squatter = net.createServer();
     await new Promise<void>((resolve) => squatter.listen(39545 + testSlotOffset, '127.0.0.1', resolve));
     try {
-      const stack = new Stack(loadConfig({ ATELIER_DATA_DIR: `.data/test-conflict-${testSlotOffset}`, ATELIER_ETH_RPC_URL: `http://127.0.0.1:${39545 + testSlotOffset}` }));
+      const stack = new Stack(
+        loadConfig({ ATELIER_DATA_DIR: `.data/test-conflict-${testSlotOffset}`, ATELIER_ETH_RPC_URL: `http://127.0.0.1:${39545 + testSlotOffset}` }),
+      );
       await expect(stack.start('anvil', () => {})).rejects.toThrow(
-        new RegExp(`port ${39545 + testSlotOffset} on 127.0.0.1 is held by another process that atelier did not start.\\nStop that process, or pick another port with ATELIER_ETH_RPC_URL`),
+        new RegExp(
+          `port ${39545 + testSlotOffset} on 127.0.0.1 is held by another process that atelier did not start.\\nStop that process, or pick another port with ATELIER_ETH_RPC_URL`,
+        ),
       );
       expect(stack.running('anvil')).toBeUndefined();
     } finally {

@@ -102,7 +102,15 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     showDetails();
   };
 
-  const decisionContext = () => ({ workflowId: status.workflowId, stage: status.stage, round: status.round, draftCid: status.draftCid, decided: decision, rule, trust });
+  const decisionContext = () => ({
+    workflowId: status.workflowId,
+    stage: status.stage,
+    round: status.round,
+    draftCid: status.draftCid,
+    decided: decision,
+    rule,
+    trust,
+  });
   const take = (kind: DecisionKind, raw: unknown, proofChecked = false): DecisionRecord => {
     const result = checkDecision(decisionContext(), kind, raw, { proofChecked });
     if (!result.ok) throw ApplicationFailure.nonRetryable(result.reason, 'DecisionRefused');
@@ -155,7 +163,10 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   }
 
   async function lifecycle(): Promise<AssetResult> {
-    if (rule) trust = await approvalTrust.executeWithOptions({ ...configLookup, summary: 'Who may decide (worker configuration)' }, [{ collectionId: spec.collectionId }]);
+    if (rule)
+      trust = await approvalTrust.executeWithOptions({ ...configLookup, summary: 'Who may decide (worker configuration)' }, [
+        { collectionId: spec.collectionId },
+      ]);
     let draft: Draft | undefined;
     let approved: DecisionRecord | undefined;
     for (; status.round <= maxRounds && !approved; status.round++) {
@@ -195,9 +206,10 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     upsertSearchAttributes([{ key: AtelierApprover, value: approved.by }]);
 
     setStage('formatting');
-    const formatted: FormattedAsset = await formatAsset.executeWithOptions({ ...imageWork, summary: `Renditions and metadata of the round ${status.round} draft` }, [
-      { spec, draft, approval: approved, workflowId: status.workflowId },
-    ]);
+    const formatted: FormattedAsset = await formatAsset.executeWithOptions(
+      { ...imageWork, summary: `Renditions and metadata of the round ${status.round} draft` },
+      [{ spec, draft, approval: approved, workflowId: status.workflowId }],
+    );
     status.metadataCid = formatted.metadata.cid;
     status.imageCid = formatted.renditions.find((r) => r.name === 'original')?.cid ?? null;
     upsertSearchAttributes([{ key: AtelierContentCid, value: formatted.metadata.cid }]);
@@ -261,9 +273,10 @@ async function mintUntilConfirmed(spec: AssetSpec, formatted: FormattedAsset): P
   for (let attempt = 1; ; attempt++) {
     const mint = await mintStage(spec, formatted);
     if (!patched('confirm-mint-on-chain')) return mint;
-    const confirmation = await confirmMint.executeWithOptions({ ...chainWork, summary: `Read ${spec.collectionId}/${spec.assetKey}'s token back from the chain` }, [
-      { collectionId: spec.collectionId, assetKey: spec.assetKey },
-    ]);
+    const confirmation = await confirmMint.executeWithOptions(
+      { ...chainWork, summary: `Read ${spec.collectionId}/${spec.assetKey}'s token back from the chain` },
+      [{ collectionId: spec.collectionId, assetKey: spec.assetKey }],
+    );
     if (confirmation.status === 'confirmed') return confirmation.mint;
     log.warn('minted token not on chain; minting again', { attempt, reason: confirmation.reason });
   }

@@ -104,7 +104,8 @@ export async function minter(input: MinterInput): Promise<{ batches: number; ans
       // Only a full group, the clock or a request to check can start a batch: one timer per wait.
       const unchecked = () => queue.some((q) => q.verified === undefined);
       const wakeAt = Math.min(...queue.map(dueAt));
-      if (Number.isFinite(wakeAt)) await condition(() => unchecked() || fullRecipient(queue.filter((q) => q.verified && isEligible(q))) !== undefined, Math.max(1, wakeAt - now));
+      if (Number.isFinite(wakeAt))
+        await condition(() => unchecked() || fullRecipient(queue.filter((q) => q.verified && isEligible(q))) !== undefined, Math.max(1, wakeAt - now));
       else if (!(await condition(() => queue.length > 0, IDLE_EXIT)) && queue.length === 0) return undefined;
     }
   }
@@ -154,15 +155,24 @@ export async function minter(input: MinterInput): Promise<{ batches: number; ans
       const prepared: PreparedBatch = await prepareMintBatch({ items: open.map((q) => q.request) });
       const minted = new Map(prepared.minted.map((m) => [m.assetId, m.mint]));
       const rejected = new Map(prepared.rejected.map((r) => [r.assetId, r.reason]));
-      await answer(open.filter((q) => minted.has(q.request.assetId)), (id) => ({ ok: true, mint: minted.get(id)! }));
-      await answer(open.filter((q) => rejected.has(q.request.assetId)), (id) => ({ ok: false, type: 'InvalidContent', reason: rejected.get(id)! }));
+      await answer(
+        open.filter((q) => minted.has(q.request.assetId)),
+        (id) => ({ ok: true, mint: minted.get(id)! }),
+      );
+      await answer(
+        open.filter((q) => rejected.has(q.request.assetId)),
+        (id) => ({ ok: false, type: 'InvalidContent', reason: rejected.get(id)! }),
+      );
       open = open.filter((q) => !minted.has(q.request.assetId) && !rejected.has(q.request.assetId));
       if (!prepared.batch || open.length === 0) return;
 
       const outcome = await sendAndConfirm(prepared.batch);
       if (outcome.status === 'mined') {
         const tokens = new Map(outcome.minted.map((m) => [m.assetId, m.mint]));
-        await answer(open.filter((q) => tokens.has(q.request.assetId)), (id) => ({ ok: true, mint: tokens.get(id)! }));
+        await answer(
+          open.filter((q) => tokens.has(q.request.assetId)),
+          (id) => ({ ok: true, mint: tokens.get(id)! }),
+        );
         open = open.filter((q) => !tokens.has(q.request.assetId));
       } else if (outcome.status === 'rejected') {
         const named = open.find((q) => q.request.assetId === outcome.assetId);
@@ -196,7 +206,12 @@ export async function minter(input: MinterInput): Promise<{ batches: number; ans
     const sent: SentTx[] = [first.tx];
     inFlight!.txHashes.push(first.tx.hash);
     for (;;) {
-      const outcome = await awaitMintBatch({ txHashes: sent.map((tx) => tx.hash), nonce: first.tx.nonce, assetIds: batch.assetIds, waitMs: settings.replaceAfterMs });
+      const outcome = await awaitMintBatch({
+        txHashes: sent.map((tx) => tx.hash),
+        nonce: first.tx.nonce,
+        assetIds: batch.assetIds,
+        waitMs: settings.replaceAfterMs,
+      });
       if (outcome.status !== 'pending') return outcome;
       const replacement = await sendMintBatch({ ...batch, signer: input.signer, replaces: sent.at(-1)! });
       if (replacement.status === 'sent') {
@@ -271,7 +286,8 @@ function mintRequestShape(raw: unknown, assetRunsOnly: boolean): MintRequest | s
   const r = raw as Record<string, unknown>;
   const text = (field: string, pattern: RegExp) => typeof r[field] === 'string' && pattern.test(r[field] as string);
   if (!text('assetId', /^[0-9]{1,78}$/)) return '"assetId" must be a decimal asset id';
-  if (!text('collectionId', /^[a-z0-9][a-z0-9-]{0,62}$/) || !text('assetKey', /^[A-Za-z0-9_-]{1,64}$/)) return '"collectionId" and "assetKey" must name an asset';
+  if (!text('collectionId', /^[a-z0-9][a-z0-9-]{0,62}$/) || !text('assetKey', /^[A-Za-z0-9_-]{1,64}$/))
+    return '"collectionId" and "assetKey" must name an asset';
   if (!text('recipient', /^0x[0-9a-fA-F]{40}$/)) return '"recipient" must be an address';
   if (!text('metadataCid', /^b[a-z2-7]{20,100}$/)) return '"metadataCid" must be a CIDv1 (base32)';
   // Runs begun before requests were checked with their asset runs answered any workflow.

@@ -117,7 +117,9 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
     const click = await clickOf(client, body, action);
     if (!click) return;
     const { person, target, where } = click;
-    await locks.run(lockKey(target), () => decide(client, 'approve', person, target, where, { blocks: body.message?.blocks as types.KnownBlock[] | undefined }));
+    await locks.run(lockKey(target), () =>
+      decide(client, 'approve', person, target, where, { blocks: body.message?.blocks as types.KnownBlock[] | undefined }),
+    );
   });
 
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: REJECT_ACTION }, async ({ ack, body, action, client }) => {
@@ -169,7 +171,8 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
     try {
       taken = await (kind === 'approve' ? atelier.approve(target.workflowId, input, options) : atelier.reject(target.workflowId, input, options));
     } catch (error) {
-      if (error instanceof DecisionRefused || error instanceof AssetNotFound) return tell(client, where.channel, person, `${error.message}. Nothing was taken.`);
+      if (error instanceof DecisionRefused || error instanceof AssetNotFound)
+        return tell(client, where.channel, person, `${error.message}. Nothing was taken.`);
       log.error(`slack app: sending ${kind} to ${target.workflowId} failed: ${(error as Error).message}`);
       return tell(client, where.channel, person, `I could not reach the pipeline to ${kind} this draft; please try again in a minute.`);
     }
@@ -200,7 +203,12 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
   }
 
   /** Shows the outcome on the request message; returns the blocks it started from (for a correction). */
-  async function closeMessage(client: WebClient, where: SlackMessageRef, outcome: Outcome, known?: types.KnownBlock[]): Promise<types.KnownBlock[] | undefined> {
+  async function closeMessage(
+    client: WebClient,
+    where: SlackMessageRef,
+    outcome: Outcome,
+    known?: types.KnownBlock[],
+  ): Promise<types.KnownBlock[] | undefined> {
     try {
       const blocks = known ?? (await currentBlocks(client, where));
       if (!blocks) return undefined; // the worker's `decided` notice closes it
@@ -225,7 +233,11 @@ export function createSlackApp({ config, atelier, collections, logger, groupCach
   }
 
   /** Who clicked which round's button on which message; a button it cannot read is answered, and gives undefined. */
-  async function clickOf(client: WebClient, body: BlockAction, action: ButtonAction): Promise<{ person: Person; target: ButtonTarget; where: SlackMessageRef } | undefined> {
+  async function clickOf(
+    client: WebClient,
+    body: BlockAction,
+    action: ButtonAction,
+  ): Promise<{ person: Person; target: ButtonTarget; where: SlackMessageRef } | undefined> {
     const where = messageOf(body);
     const person = personOf(body.user);
     const target = decodeTarget(action.value);

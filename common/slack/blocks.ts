@@ -142,7 +142,11 @@ export function requestBlocks(
     elements: [{ type: 'mrkdwn', text: truncate(`<${preview}|Open the draft> · \`${request.draftCid}\` · \`${escapeText(request.workflowId)}\``, 3000) }],
   });
   if (options.pendingWith) {
-    blocks.push({ type: 'context', block_id: PENDING_BLOCK, elements: [{ type: 'mrkdwn', text: truncate(`Waiting for a decision from ${options.pendingWith}`, 3000) }] });
+    blocks.push({
+      type: 'context',
+      block_id: PENDING_BLOCK,
+      elements: [{ type: 'mrkdwn', text: truncate(`Waiting for a decision from ${options.pendingWith}`, 3000) }],
+    });
   }
   const value = encodeTarget(request);
   blocks.push({

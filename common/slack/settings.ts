@@ -139,7 +139,9 @@ export function slackAppSecrets(config: Config): SlackAppSecrets {
     else if (secret.length < 16) problems.push('ATELIER_SLACK_SIGNING_SECRET: too short to be a signing secret (value not shown)');
   }
   if (!config.ATELIER_SLACK_DECISION_KEY) {
-    problems.push('ATELIER_SLACK_DECISION_KEY: missing; the app signs every decision with it (atelier keys new slack-app makes a pair; workers get its public key as ATELIER_SLACK_APP_PUBLIC_KEY)');
+    problems.push(
+      'ATELIER_SLACK_DECISION_KEY: missing; the app signs every decision with it (atelier keys new slack-app makes a pair; workers get its public key as ATELIER_SLACK_APP_PUBLIC_KEY)',
+    );
   }
   if (problems.length > 0) throw new SlackSettingsError('the environment', problems);
   return {

@@ -162,7 +162,9 @@ export async function uploadFile(client: WebClient, file: FileUpload, timeoutMs 
   await response.arrayBuffer().catch(() => undefined);
   if (!response.ok) throw new SlackUploadError(`Slack's upload URL answered HTTP ${response.status}`, response.status);
   const files: [{ id: string; title: string }] = [{ id: target.file_id, title: file.title }];
-  await client.files.completeUploadExternal(file.threadTs ? { files, channel_id: file.channel, thread_ts: file.threadTs } : { files, channel_id: file.channel });
+  await client.files.completeUploadExternal(
+    file.threadTs ? { files, channel_id: file.channel, thread_ts: file.threadTs } : { files, channel_id: file.channel },
+  );
   return target.file_id;
 }
 

@@ -78,20 +78,31 @@ export class Stack {
           args: () => {
             fs.mkdirSync(path.dirname(this.temporalDbFile), { recursive: true });
             return [
-              'server', 'start-dev',
-              '--ip', '127.0.0.1',
-              '--port', String(grpcPort),
-              '--ui-port', String(uiPort),
-              '--http-port', String(httpPort),
-              '--metrics-port', String(metricsPort),
-              '--db-filename', this.temporalDbFile,
+              'server',
+              'start-dev',
+              '--ip',
+              '127.0.0.1',
+              '--port',
+              String(grpcPort),
+              '--ui-port',
+              String(uiPort),
+              '--http-port',
+              String(httpPort),
+              '--metrics-port',
+              String(metricsPort),
+              '--db-filename',
+              this.temporalDbFile,
               // The dev server writes through one SQLite connection; a write-ahead log without a sync per
               // commit keeps "task started" writes inside the server's 1 s sync-match deadline under load
               // (past it, a task is dropped and waits out its whole timeout).
-              '--sqlite-pragma', 'journal_mode=wal',
-              '--sqlite-pragma', 'synchronous=normal',
-              '--namespace', c.ATELIER_TEMPORAL_NAMESPACE,
-              '--log-level', 'warn',
+              '--sqlite-pragma',
+              'journal_mode=wal',
+              '--sqlite-pragma',
+              'synchronous=normal',
+              '--namespace',
+              c.ATELIER_TEMPORAL_NAMESPACE,
+              '--log-level',
+              'warn',
               ...atelierSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=${cliTypeName(key.type)}`]),
             ];
           },
@@ -123,12 +134,17 @@ export class Stack {
           args: () => {
             fs.mkdirSync(path.dirname(this.anvilStateFile), { recursive: true });
             return [
-              '--host', '127.0.0.1',
-              '--port', String(portOf(c.ATELIER_ETH_RPC_URL)),
-              '--chain-id', '31337',
+              '--host',
+              '127.0.0.1',
+              '--port',
+              String(portOf(c.ATELIER_ETH_RPC_URL)),
+              '--chain-id',
+              '31337',
               // Loaded at start, dumped at exit and every second, so even a SIGKILL loses at most a second.
-              '--state', this.anvilStateFile,
-              '--state-interval', '1',
+              '--state',
+              this.anvilStateFile,
+              '--state-interval',
+              '1',
             ];
           },
           ready: async () => (await jsonRpc(c.ATELIER_ETH_RPC_URL, 'eth_chainId')) !== undefined,

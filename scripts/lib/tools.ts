@@ -20,7 +20,14 @@ interface GoTool {
 }
 
 const goTools: Record<GoTool['name'], GoTool> = {
-  temporal: { name: 'temporal', module: 'temporal', pkg: 'github.com/temporalio/cli/cmd/temporal', version: '1.5.1', versionArgs: ['--version'], ldflags: '-s -w -X github.com/temporalio/cli/temporalcli.Version=1.5.1' },
+  temporal: {
+    name: 'temporal',
+    module: 'temporal',
+    pkg: 'github.com/temporalio/cli/cmd/temporal',
+    version: '1.5.1',
+    versionArgs: ['--version'],
+    ldflags: '-s -w -X github.com/temporalio/cli/temporalcli.Version=1.5.1',
+  },
   ipfs: { name: 'ipfs', module: 'kubo', pkg: 'github.com/ipfs/kubo/cmd/ipfs', version: '0.42.0', versionArgs: ['version'], ldflags: '-s -w' },
 };
 

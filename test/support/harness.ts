@@ -73,10 +73,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 export async function waitForStage(client: AtelierClient, workflowId: string, stage: Stage, timeoutMs = 60_000): Promise<AssetStatus> {
-  return waitFor(`${workflowId} to reach ${stage}`, async () => {
-    const status = await client.status(workflowId);
-    return status.stage === stage ? status : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `${workflowId} to reach ${stage}`,
+    async () => {
+      const status = await client.status(workflowId);
+      return status.stage === stage ? status : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Runs the real CLI in a child process, as a person would. */
@@ -114,7 +118,18 @@ export async function saveHistoryIfAsked(workflowId: string, name: string) {
   const temporal = await ensureGoTool('temporal');
   const { stdout } = await promisify(execFile)(
     temporal,
-    ['workflow', 'show', '--workflow-id', workflowId, '--address', config.ATELIER_TEMPORAL_ADDRESS, '--namespace', config.ATELIER_TEMPORAL_NAMESPACE, '--output', 'json'],
+    [
+      'workflow',
+      'show',
+      '--workflow-id',
+      workflowId,
+      '--address',
+      config.ATELIER_TEMPORAL_ADDRESS,
+      '--namespace',
+      config.ATELIER_TEMPORAL_NAMESPACE,
+      '--output',
+      'json',
+    ],
     { maxBuffer: 64 * 1024 * 1024 },
   );
   const dir = path.join(projectRoot, 'test', 'histories');
@@ -172,7 +187,9 @@ export async function newMinterSigner(): Promise<{ key: string; address: string 
 
 /** The hashes of `signer`'s transactions waiting in Anvil's pool (automine off), by nonce. */
 export async function pooledTxsOf(signer: string): Promise<{ hash: string; nonce: string; maxFeePerGas: string }[]> {
-  const pool = (await jsonRpc(config.ATELIER_ETH_RPC_URL, 'txpool_content')) as { pending?: Record<string, Record<string, { hash: string; nonce: string; maxFeePerGas: string }>> } | undefined;
+  const pool = (await jsonRpc(config.ATELIER_ETH_RPC_URL, 'txpool_content')) as
+    | { pending?: Record<string, Record<string, { hash: string; nonce: string; maxFeePerGas: string }>> }
+    | undefined;
   if (!pool) throw new Error('txpool_content did not answer');
   const entry = Object.entries(pool.pending ?? {}).find(([address]) => address.toLowerCase() === signer.toLowerCase());
   return entry ? Object.values(entry[1]).sort((a, b) => Number(BigInt(a.nonce) - BigInt(b.nonce))) : [];
@@ -190,7 +207,8 @@ export async function recordedRpc(target = config.ATELIER_ETH_RPC_URL) {
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     try {
-      for (const call of [JSON.parse(body.toString()) as { method: string; params?: unknown[] }].flat()) calls.push({ method: call.method, params: call.params ?? [] });
+      for (const call of [JSON.parse(body.toString()) as { method: string; params?: unknown[] }].flat())
+        calls.push({ method: call.method, params: call.params ?? [] });
     } catch {
       // Not JSON: forwarded as it is, Anvil answers the error.
     }

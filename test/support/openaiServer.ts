@@ -16,7 +16,9 @@ export async function startImagesServer() {
   const calls: ImagesCall[] = [];
   const throttled = new Set<string>();
   const held = new Map<string, () => void>();
-  const image = await sharp({ create: { width: 512, height: 512, channels: 4, background: '#3b7dd8' } }).png().toBuffer();
+  const image = await sharp({ create: { width: 512, height: 512, channels: 4, background: '#3b7dd8' } })
+    .png()
+    .toBuffer();
 
   const server = http.createServer((request, response) => {
     let raw = '';

@@ -69,7 +69,11 @@ export function buttonClick(message: FakeMessage, actionId: string, user: SlackU
 }
 
 /** The submission of a modal the app opened (as views.open received it), with the given input values. */
-export function viewSubmission(opened: { id: string; view: Record<string, unknown> }, user: SlackUser, values: Record<string, Record<string, string>>): Record<string, unknown> {
+export function viewSubmission(
+  opened: { id: string; view: Record<string, unknown> },
+  user: SlackUser,
+  values: Record<string, Record<string, string>>,
+): Record<string, unknown> {
   const state = Object.fromEntries(
     Object.entries(values).map(([block, inputs]) => [
       block,
@@ -83,7 +87,16 @@ export function viewSubmission(opened: { id: string; view: Record<string, unknow
     api_app_id: 'A0ATELIER',
     token: 'deprecated-verification-token',
     trigger_id: triggerId(),
-    view: { id: opened.id, team_id: team.id, type: 'modal', ...opened.view, state: { values: state }, hash: `${opened.id}.hash`, app_id: 'A0ATELIER', bot_id: 'B0ATELIER' },
+    view: {
+      id: opened.id,
+      team_id: team.id,
+      type: 'modal',
+      ...opened.view,
+      state: { values: state },
+      hash: `${opened.id}.hash`,
+      app_id: 'A0ATELIER',
+      bot_id: 'B0ATELIER',
+    },
     response_urls: [],
   };
 }

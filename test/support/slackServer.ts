@@ -268,7 +268,15 @@ export class FakeSlack {
     };
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: 'https://atelier-test.slack.com/', team: 'Atelier', user: 'atelier', team_id: this.teamId, user_id: this.botUserId, bot_id: this.botId };
+        return {
+          ok: true,
+          url: 'https://atelier-test.slack.com/',
+          team: 'Atelier',
+          user: 'atelier',
+          team_id: this.teamId,
+          user_id: this.botUserId,
+          bot_id: this.botId,
+        };
       case 'chat.postMessage': {
         const channel = str('channel');
         const blocks = json<Array<Record<string, unknown>>>('blocks');
@@ -446,7 +454,13 @@ function view(message: FakeMessage, withMetadata: boolean, replyCount = 0): Reco
 
 function page<T>(items: T[], args: Record<string, unknown>, render: (item: T) => unknown): Record<string, unknown> {
   const limit = Math.min(Math.max(Number(args.limit ?? 100) || 100, 1), 999);
-  const start = args.cursor ? Number(Buffer.from(String(args.cursor), 'base64').toString().replace(/^offset:/, '')) : 0;
+  const start = args.cursor
+    ? Number(
+        Buffer.from(String(args.cursor), 'base64')
+          .toString()
+          .replace(/^offset:/, ''),
+      )
+    : 0;
   const slice = items.slice(start, start + limit);
   const more = start + limit < items.length;
   return {

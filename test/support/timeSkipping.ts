@@ -22,7 +22,10 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   const launcher = await ensureTimeSkippingServer((line) => console.log(`[test-server] ${line}`));
   const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: launcher } } });
   const { IndexedValueType } = proto.temporal.api.enums.v1;
-  const types: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = { KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, INT: IndexedValueType.INDEXED_VALUE_TYPE_INT };
+  const types: Record<string, proto.temporal.api.enums.v1.IndexedValueType> = {
+    KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  };
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
     searchAttributes: Object.fromEntries(

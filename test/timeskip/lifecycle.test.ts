@@ -81,7 +81,8 @@ const standIns = {
     const { workflowId } = Context.current().info.workflowExecution!;
     await record({ activity: 'announceApproval', event: notice.event, round: notice.round });
     // Retryable, as a Slack outage is; benign only so the worker logs each attempt at debug level.
-    if (noticesDown.has(workflowId)) throw ApplicationFailure.create({ message: `Slack is down (${notice.event})`, type: 'SlackError', category: ApplicationFailureCategory.BENIGN });
+    if (noticesDown.has(workflowId))
+      throw ApplicationFailure.create({ message: `Slack is down (${notice.event})`, type: 'SlackError', category: ApplicationFailureCategory.BENIGN });
     return null;
   },
   async formatAsset({ draft }) {
@@ -99,7 +100,14 @@ const standIns = {
   },
   async mintAsset() {
     const { workflowId } = await record({ activity: 'mintAsset' });
-    const receipt: MintReceipt = { tokenId: String(nextToken++), txHash: '0x' + randomUUID().replaceAll('-', '').padEnd(64, '0'), blockNumber: 1, contract: CONTRACT, chainId: CHAIN_ID, alreadyMinted: false };
+    const receipt: MintReceipt = {
+      tokenId: String(nextToken++),
+      txHash: '0x' + randomUUID().replaceAll('-', '').padEnd(64, '0'),
+      blockNumber: 1,
+      contract: CONTRACT,
+      chainId: CHAIN_ID,
+      alreadyMinted: false,
+    };
     minted.set(workflowId, receipt);
     return receipt;
   },
@@ -171,7 +179,13 @@ async function roundUp(handle: WorkflowHandle<typeof assetLifecycle>, round: num
   );
 }
 
-const decision = (round: number, draftCid: string, extra: Partial<DecisionInput> = {}): DecisionInput => ({ by: 'maria', round, draftCid, via: 'script', ...extra });
+const decision = (round: number, draftCid: string, extra: Partial<DecisionInput> = {}): DecisionInput => ({
+  by: 'maria',
+  round,
+  draftCid,
+  via: 'script',
+  ...extra,
+});
 
 /** The reason an Update's validator gave for refusing it. */
 async function refusal(update: Promise<unknown>): Promise<string> {
@@ -311,7 +325,11 @@ describe('assetLifecycle in virtual time (time-skipping test server)', () => {
 
     const reason = await refusal(client.executeUpdate(approveUpdate, { args: [decision(1, first.draftCid)] }));
     expect(reason).toContain('replaced by round 2');
-    expect(await handle.query(statusQuery)).toMatchObject({ stage: 'awaiting_approval', round: 2, decisions: [expect.objectContaining({ kind: 'reject', round: 1 })] });
+    expect(await handle.query(statusQuery)).toMatchObject({
+      stage: 'awaiting_approval',
+      round: 2,
+      decisions: [expect.objectContaining({ kind: 'reject', round: 1 })],
+    });
 
     // The current round still takes its decision.
     await client.executeUpdate(approveUpdate, { args: [decision(2, second.draftCid)] });

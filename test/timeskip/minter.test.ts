@@ -58,9 +58,16 @@ async function record(activity: Call['activity'], assetIds: string[]): Promise<v
 /** A chain that mines every batch at once: token ids in order, one transaction a batch. */
 const chainStandIns = {
   async prepareMintBatch({ items }) {
-    await record('prepareMintBatch', items.map((item) => item.assetId));
+    await record(
+      'prepareMintBatch',
+      items.map((item) => item.assetId),
+    );
     const assetIds = items.map((item) => item.assetId).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-    return { minted: [], rejected: [], batch: { recipient: items[0]!.recipient, assetIds, rootCid: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi' } };
+    return {
+      minted: [],
+      rejected: [],
+      batch: { recipient: items[0]!.recipient, assetIds, rootCid: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi' },
+    };
   },
   async sendMintBatch({ assetIds }) {
     await record('sendMintBatch', assetIds);
@@ -81,7 +88,10 @@ const chainStandIns = {
   },
   /** The asset runs' answer: every request is from a minting run, except those the test forged. */
   async verifyMintRequests({ requests }: { requests: MintRequest[] }): Promise<MintRequestVerdict[]> {
-    await record('verifyMintRequests', requests.map((r) => r.assetId));
+    await record(
+      'verifyMintRequests',
+      requests.map((r) => r.assetId),
+    );
     return requests.map((r) => (forged.has(r.assetId) ? { ok: false, reason: `no running asset run ${r.replyTo}` } : { ok: true }));
   },
 } satisfies Pick<MintBatchActivities, 'prepareMintBatch' | 'sendMintBatch' | 'awaitMintBatch'> & Record<string, unknown>;
@@ -118,7 +128,14 @@ async function requesters(count: number, recipient: string): Promise<MintRequest
       const assetId = String(nextAsset++);
       const workflowId = `asset:timeskip:${assetId}`;
       await env.client.workflow.start('mintRequester', { taskQueue: requesterWorker.taskQueue, workflowId });
-      return { assetId, collectionId: 'timeskip', assetKey: assetId, recipient, metadataCid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', replyTo: workflowId };
+      return {
+        assetId,
+        collectionId: 'timeskip',
+        assetKey: assetId,
+        recipient,
+        metadataCid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy',
+        replyTo: workflowId,
+      };
     }),
   );
 }
@@ -196,7 +213,9 @@ describe('minter in virtual time (time-skipping test server)', () => {
     await waitFor('the batch to be sent', async () => (subject.calls('sendMintBatch').length > 0 ? true : undefined), 60_000);
     expect(subject.calls('sendMintBatch').map((c) => sorted(c.assetIds))).toEqual([sorted([requests[0]!.assetId, requests[2]!.assetId])]);
     await expectEachAnsweredOnce([requests[0]!, requests[2]!]);
-    const refused = await waitFor('the forged request to be answered', async () => ((await answersOf(requests[1]!)).length > 0 ? answersOf(requests[1]!) : undefined));
+    const refused = await waitFor('the forged request to be answered', async () =>
+      (await answersOf(requests[1]!)).length > 0 ? answersOf(requests[1]!) : undefined,
+    );
     expect(refused).toEqual([{ assetId: requests[1]!.assetId, ok: false, type: 'MintRequestRefused', reason: expect.stringMatching(/no running asset run/) }]);
     const history = await handle.fetchHistory();
     expect((history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
@@ -266,7 +285,11 @@ describe('minter in virtual time (time-skipping test server)', () => {
 
   it('completes after an hour of workflow time with nothing to do', async () => {
     const subject = newMinter({});
-    const handle = await env.client.workflow.start<typeof minter>('minter', { workflowId: subject.minterId, taskQueue: minterWorker.taskQueue, args: [subject.input] });
+    const handle = await env.client.workflow.start<typeof minter>('minter', {
+      workflowId: subject.minterId,
+      taskQueue: minterWorker.taskQueue,
+      args: [subject.input],
+    });
 
     await env.sleep(59 * MINUTE);
     expect((await handle.describe()).status.name).toBe('RUNNING');
