@@ -12,9 +12,9 @@
  *   chaos: the same assets in collection `chaos-<seed>`, while a driver, from a seeded PRNG (the seed
  *          is printed; `--seed` repeats the schedule, not the machine's timing), spreads over W:
  *            - --kills SIGKILLs of the worker process, each once it has polled for 1-4 s, started
- *              again at once: three quarters at random moments, a quarter at a random 0-1.5 s after
- *              the minter is seen with a batch activity under way (prepare, send or await), the
- *              moments exactly-once rests on (the work mints only at its end);
+ *              again at once: three quarters at random moments, a quarter at a random 0-0.5 s after
+ *              the minter is seen with a batch activity running on the live worker (prepare, send or
+ *              await), the moments exactly-once rests on (the work mints only at its end);
  *            - Anvil stopped for 30 s (SIGTERM: it writes its state on exit) once runs are minting,
  *              and started again;
  *            - Kubo stopped for 30 s mid-pin (a run pinning, or the minter pinning a batch
@@ -51,6 +51,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import proto from '@temporalio/proto';
 import { JsonRpcProvider, Wallet, ZeroAddress, id as keccakOfText } from 'ethers';
 import { CID } from 'multiformats/cid';
 import { minterIdOf } from '../activities/mintBatch.ts';
@@ -367,6 +368,8 @@ class Driver {
   readonly faults: FaultRecord[] = [];
   /** Planned faults that could not be delivered, with why. */
   readonly skipped: string[] = [];
+  /** Asset runs that forged messages named. */
+  readonly targets = new Set<string>();
   readonly problems: string[] = [];
   private t0 = 0;
   /** Set when every run has closed. */
@@ -456,16 +459,16 @@ class Driver {
   }
 
   /**
-   * The rest while the minter has a batch activity under way (prepare, send or await): the moments
-   * exactly-once depends on. Each at a random 0-1.5 s after one is seen.
+   * The rest while the minter has a batch activity running on the current worker (prepare, send or
+   * await): the moments exactly-once depends on. Each at a random 0-0.5 s after one is seen.
    */
   private async mintingKills(): Promise<void> {
     const rng = rngFor('minting-kills');
     for (let i = 0; i < MINTING_KILLS; i++) {
       const upFor = between(rng, 1_000, 4_000);
-      const delay = between(rng, 0, 1_500);
+      const delay = between(rng, 0, 500);
       const killed = await this.killWorker(`#${i + 1} of ${MINTING_KILLS} during a mint batch`, upFor, async () => {
-        const before = await this.minterActivity();
+        const before = await this.minterActivity(this.plan.worker.pollingSince);
         if (!before) return undefined;
         await sleep(delay);
         return `minter: ${before} (seen ${Math.round(delay)} ms before), now ${(await this.minterActivity()) ?? 'none'}`;
@@ -474,11 +477,20 @@ class Driver {
     }
   }
 
-  /** The minter's batch activities under way ("sendMintBatch attempt 2"), or undefined. */
-  private async minterActivity(): Promise<string | undefined> {
+  /**
+   * The minter's batch activities under way ("sendMintBatch attempt 2"), or undefined. `liveSince`:
+   * only attempts started since then (by the worker polling now; a dead worker's attempt waits out
+   * its heartbeat timeout and no process runs it).
+   */
+  private async minterActivity(liveSince?: number): Promise<string | undefined> {
     try {
       const description = await this.atelier.temporal.workflow.getHandle(this.plan.minterId).describe();
-      const pending = (description.raw.pendingActivities ?? []).filter((a) => /MintBatch$/.test(a.activityType?.name ?? ''));
+      const started = proto.temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+      const startedAt = (a: { lastStartedTime?: { seconds?: unknown; nanos?: number | null } | null }) =>
+        a.lastStartedTime ? Number(a.lastStartedTime.seconds ?? 0) * 1000 + Math.floor((a.lastStartedTime.nanos ?? 0) / 1e6) : 0;
+      const pending = (description.raw.pendingActivities ?? []).filter(
+        (a) => /MintBatch$/.test(a.activityType?.name ?? '') && (liveSince === undefined || (a.state === started && startedAt(a) >= liveSince)),
+      );
       return pending.length ? pending.map((a) => `${a.activityType?.name} attempt ${a.attempt}`).join(', ') : undefined;
     } catch {
       return undefined;
@@ -528,7 +540,7 @@ class Driver {
     const what = await this.whenWorkShows(async () => {
       const pinning = await this.runsAt('pinning');
       if (pinning > 0) return `${pinning} runs pinning`;
-      const minter = await this.minterActivity();
+      const minter = await this.minterActivity(this.plan.worker.pollingSince || Date.now());
       return minter?.includes('prepareMintBatch') ? `minter: ${minter}` : undefined;
     });
     if (!what) return this.skip('Kubo stop', 'nothing was pinning before the work ended');
@@ -736,6 +748,7 @@ class Driver {
     const draw = rng();
     if (runs.length === 0) return undefined;
     const chosen = runs[Math.floor(draw * runs.length)]!;
+    this.targets.add(chosen.workflowId);
     return { ...chosen, assetKey: chosen.workflowId.split(':').at(-1)! };
   }
 
@@ -956,6 +969,40 @@ async function minterProblems(atelier: AtelierClient, plan: RunPlan): Promise<st
   return problems;
 }
 
+/**
+ * What a run that forged messages named went through, from its history: each mintResult it got (from
+ * the minter or from someone else) and how often it asked the minter. Three refusals fail a run.
+ */
+async function targetSummary(atelier: AtelierClient, workflowId: string): Promise<string> {
+  try {
+    const history = await atelier.temporal.workflow.getHandle(workflowId).fetchHistory();
+    const answers: string[] = [];
+    let asks = 0;
+    const scheduled = new Map<string, string>();
+    for (const event of history.events ?? []) {
+      const a = event.activityTaskScheduledEventAttributes;
+      if (a) scheduled.set(String(event.eventId), a.activityType?.name ?? '?');
+      if (event.activityTaskCompletedEventAttributes && scheduled.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId)) === 'requestMint') asks++;
+      const signal = event.workflowExecutionSignaledEventAttributes;
+      if (signal?.signalName !== mintResultSignalName) continue;
+      const payload = signal.input?.payloads?.[0]?.data;
+      let answer: { ok?: unknown; type?: unknown; mint?: { tokenId?: unknown } } | null = null;
+      try {
+        answer = payload ? JSON.parse(Buffer.from(payload).toString('utf8')) : null;
+      } catch {
+        /* not JSON */
+      }
+      const from = signal.externalWorkflowExecution?.workflowId?.startsWith('minter:') ? 'minter' : 'forger';
+      const what = answer?.ok === true ? `token ${answer.mint?.tokenId}` : answer?.ok === false ? `refusal ${answer.type}` : 'malformed';
+      answers.push(`${what} (${from})`);
+    }
+    const description = await atelier.temporal.workflow.getHandle(workflowId).describe();
+    return `${workflowId}: ${description.status.name}; asked the minter ${asks} times; mintResult signals: ${answers.join(', ') || 'none'}`;
+  } catch (error) {
+    return `${workflowId}: ${(error as Error).message}`;
+  }
+}
+
 /** Writes the run's history to the data folder and sums up what it shows. */
 async function explain(atelier: AtelierClient, workflowId: string, runId?: string): Promise<string[]> {
   const dir = path.join(config.dataDir, 'histories');
@@ -1122,6 +1169,7 @@ async function main(): Promise<number> {
         for (const f of driver.faults) kinds.set(f.kind.replace(/ .*/, '').replace(/:$/, ''), (kinds.get(f.kind.replace(/ .*/, '').replace(/:$/, '')) ?? 0) + 1);
         log(`driver: ${driver.faults.length} faults (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}), ${late} of them after the last run closed; worker started ${chaos.worker.spawns} times, ${chaos.worker.unexpectedExits.length} exits not caused by the driver`);
         for (const line of driver.skipped) log(`  not delivered: ${line}`);
+        for (const workflowId of [...driver.targets].sort()) log(`  named by forgeries: ${await targetSummary(atelier, workflowId)}`);
         for (const line of driver.problems) log(`  driver: ${line}`);
       }
       log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min); whole invocation ${seconds(Date.now() - began)} s`);
