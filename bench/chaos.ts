@@ -1,5 +1,5 @@
 /**
- * Exactly-once minting under faults: `npm run bench:chaos [-- --seed <n>] [--count 200] [--kills 20] [--cap-min 30]`.
+ * Exactly-once minting under faults: `npm run bench:chaos [-- --seed <n>] [--count 200] [--kills 20] [--minting-kills 5] [--cap-min 30]`.
  *
  * Brings up its own stack (Temporal dev server, Kubo, Anvil) on ports of its own (21233, 22233-22235,
  * 21001, 22080, 22545; data in .data/bench-chaos, reset first), deploys the contract, and runs the
@@ -12,9 +12,10 @@
  *   chaos: the same assets in collection `chaos-<seed>`, while a driver, from a seeded PRNG (the seed
  *          is printed; `--seed` repeats the schedule, not the machine's timing), spreads over W:
  *            - --kills SIGKILLs of the worker process, each once it has polled for 1-4 s, started
- *              again at once: three quarters at random moments, a quarter at a random 0-0.5 s after
- *              the minter is seen with a batch activity running on the live worker (prepare, send or
- *              await), the moments exactly-once rests on (the work mints only at its end);
+ *              again at once: most at random moments, --minting-kills of them (default a quarter)
+ *              a random 0-0.5 s after the minter is seen with a batch activity running on the live
+ *              worker (prepare, send or await), the moments exactly-once rests on (the work mints
+ *              only at its end);
  *            - Anvil stopped for 30 s (SIGTERM: it writes its state on exit) once runs are minting,
  *              and started again;
  *            - Kubo stopped for 30 s mid-pin (a run pinning, or the minter pinning a batch
@@ -74,6 +75,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string' },
     count: { type: 'string', default: '200' },
     kills: { type: 'string', default: '20' },
+    'minting-kills': { type: 'string' },
     'cap-min': { type: 'string', default: '30' },
   },
 });
@@ -91,8 +93,8 @@ const KILLS = whole('kills', args.kills, 0, 200);
 const CAP_MS = whole('cap-min', args['cap-min'], 1, 600) * 60_000;
 
 const OUTAGE_MS = 30_000;
-/** Of the kills, this many wait for a mint batch under way; the rest fall at random moments. */
-const MINTING_KILLS = Math.round(KILLS / 4);
+/** Of the kills, this many wait for a mint batch under way (default a quarter); the rest fall at random moments. */
+const MINTING_KILLS = args['minting-kills'] === undefined ? Math.round(KILLS / 4) : whole('minting-kills', args['minting-kills'], 0, KILLS);
 const BATCH_WAIT_MS = '2000';
 /** Anvil's second well-known account: every asset goes to this collector. */
 const COLLECTOR = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
@@ -1057,7 +1059,7 @@ function report(label: string, check: RunCheck) {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  log(`seed ${SEED} (again: npm run bench:chaos -- --seed ${SEED}${COUNT !== 200 ? ` --count ${COUNT}` : ''}${KILLS !== 20 ? ` --kills ${KILLS}` : ''}); ${COUNT} assets a run, ${KILLS} worker kills, cap ${CAP_MS / 60_000} min`);
+  log(`seed ${SEED} (again: npm run bench:chaos -- --seed ${SEED}${COUNT !== 200 ? ` --count ${COUNT}` : ''}${KILLS !== 20 ? ` --kills ${KILLS}` : ''}${args['minting-kills'] !== undefined ? ` --minting-kills ${MINTING_KILLS}` : ''}); ${COUNT} assets a run, ${KILLS} worker kills (${MINTING_KILLS} during mint batches), cap ${CAP_MS / 60_000} min`);
   const workers: WorkerProcess[] = [];
   let atelier: AtelierClient | undefined;
   let cleaning: Promise<void> | undefined;
