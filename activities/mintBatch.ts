@@ -207,17 +207,24 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
         throw ApplicationFailure.nonRetryable(`${items.length} items; a batch holds at most ${MAX_BATCH_SIZE}`, 'InvalidBatch');
       const prepared: PreparedBatch = { minted: [], rejected: [], batch: null };
       const toMint: (Omit<MintRequest, 'replyTo'> & { id: bigint })[] = [];
-      // Under a 30 s heartbeat timeout: a heartbeat per item read, and every second while pinning.
-      for (const [index, item] of items.entries()) {
-        heartbeat({ reading: index + 1, of: items.length });
-        const found = await existingMint(onChain, BigInt(item.assetId));
-        if (found) prepared.minted.push({ assetId: item.assetId, mint: found });
-        else if (!isCid(item.metadataCid)) prepared.rejected.push({ assetId: item.assetId, reason: `metadata CID ${item.metadataCid} is not a CID` });
-        else if (!(await onNode(item.metadataCid))) {
-          // No retry brings it back, and waiting for it would hold every later batch.
-          prepared.rejected.push({ assetId: item.assetId, reason: `metadata ${item.metadataCid} is not on the IPFS node; pin it and mint again` });
-        } else toMint.push({ ...item, id: BigInt(item.assetId) });
-      }
+      // Heartbeats every second throughout (a short heartbeat timeout: a killed worker's attempt is
+      // taken over in seconds, and a slow read under load is not mistaken for a dead worker).
+      let reading = 0;
+      await heartbeatWhile(
+        async () => {
+          for (const item of items) {
+            reading++;
+            const found = await existingMint(onChain, BigInt(item.assetId));
+            if (found) prepared.minted.push({ assetId: item.assetId, mint: found });
+            else if (!isCid(item.metadataCid)) prepared.rejected.push({ assetId: item.assetId, reason: `metadata CID ${item.metadataCid} is not a CID` });
+            else if (!(await onNode(item.metadataCid))) {
+              // No retry brings it back, and waiting for it would hold every later batch.
+              prepared.rejected.push({ assetId: item.assetId, reason: `metadata ${item.metadataCid} is not on the IPFS node; pin it and mint again` });
+            } else toMint.push({ ...item, id: BigInt(item.assetId) });
+          }
+        },
+        () => ({ reading, of: items.length }),
+      );
       if (toMint.length === 0) return prepared;
       const sorted = sortBatchByAssetId(toMint.map((item) => ({ ...item, assetId: item.id }))).map((item) => ({ ...item, assetId: item.assetId.toString() }));
       const { cid } = await heartbeatWhile(

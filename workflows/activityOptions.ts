@@ -29,8 +29,11 @@ export const notices: ActivityOptions = {
 /** Reading the worker's configuration: quick, retried until a worker answers. */
 export const configLookup: ActivityOptions = { startToCloseTimeout: '10s', retry: untilBack };
 
-/** A batch's chain steps (prepare, send): heartbeating, retried until the node and Kubo answer. */
-export const batchChainWork: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: untilBack };
+/**
+ * A batch's chain steps (prepare, send): heartbeating every second, so a killed worker's attempt is
+ * taken over after 10 s (it holds every later batch); retried until the node and Kubo answer.
+ */
+export const batchChainWork: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '10s', retry: untilBack };
 
 /** Waiting for a transaction: long, heartbeating every second, so a dead worker's wait moves on within 10 s. */
 export const chainWait: ActivityOptions = { startToCloseTimeout: '1 hour', heartbeatTimeout: '10s', retry: untilBack };
