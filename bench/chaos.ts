@@ -469,12 +469,17 @@ class Driver {
     for (let i = 0; i < MINTING_KILLS; i++) {
       const upFor = between(rng, 1_000, 4_000);
       const delay = between(rng, 0, 500);
-      const killed = await this.killWorker(`#${i + 1} of ${MINTING_KILLS} during a mint batch`, upFor, async () => {
-        const before = await this.minterActivity(this.plan.worker.pollingSince);
-        if (!before) return undefined;
-        await sleep(delay);
-        return `minter: ${before} (seen ${Math.round(delay)} ms before), now ${(await this.minterActivity()) ?? 'none'}`;
-      }, true);
+      const killed = await this.killWorker(
+        `#${i + 1} of ${MINTING_KILLS} during a mint batch`,
+        upFor,
+        async () => {
+          const before = await this.minterActivity(this.plan.worker.pollingSince);
+          if (!before) return undefined;
+          await sleep(delay);
+          return `minter: ${before} (seen ${Math.round(delay)} ms before), now ${(await this.minterActivity()) ?? 'none'}`;
+        },
+        true,
+      );
       if (!killed) return this.skip('worker SIGKILL', `${MINTING_KILLS - i} kills during a mint batch: no batch under way before the work ended`);
     }
   }
@@ -510,7 +515,8 @@ class Driver {
   }
 
   private async runsAt(stage: string): Promise<number> {
-    return (await this.atelier.temporal.workflow.count(inCollection(this.plan.collectionId, ` AND ExecutionStatus = 'Running' AND AtelierStage = '${stage}'`))).count;
+    return (await this.atelier.temporal.workflow.count(inCollection(this.plan.collectionId, ` AND ExecutionStatus = 'Running' AND AtelierStage = '${stage}'`)))
+      .count;
   }
 
   /** Anvil stopped for 30 s while runs mint (it writes its state on exit and loads it again). */
@@ -615,7 +621,9 @@ class Driver {
       {
         name: 'mintRequest with assetId "not-a-number"',
         send: async () => {
-          await (await this.minterHandle()).signal(mintRequestSignalName, {
+          await (
+            await this.minterHandle()
+          ).signal(mintRequestSignalName, {
             assetId: 'not-a-number',
             collectionId: plan.collectionId,
             assetKey: '0',
@@ -735,7 +743,9 @@ class Driver {
   private async pickRun(rng: () => number, stage: string | null = 'minting'): Promise<{ workflowId: string; assetKey: string; stage: string } | undefined> {
     const list = async (extra: string) => {
       const ids: { workflowId: string; stage: string }[] = [];
-      for await (const run of this.atelier.temporal.workflow.list({ query: inCollection(this.plan.collectionId, ` AND ExecutionStatus = 'Running'${extra}`) })) {
+      for await (const run of this.atelier.temporal.workflow.list({
+        query: inCollection(this.plan.collectionId, ` AND ExecutionStatus = 'Running'${extra}`),
+      })) {
         ids.push({ workflowId: run.workflowId, stage: run.typedSearchAttributes.get(AtelierStage) ?? '?' });
       }
       return ids.sort((a, b) => a.workflowId.localeCompare(b.workflowId));
@@ -890,7 +900,8 @@ async function checkRun(atelier: AtelierClient, plan: RunPlan, chain: ChainRecor
       if (onRecord !== token) problem(workflowId, `tokenOfAsset says ${onRecord}, the logs ${token}`);
       if (owner.toLowerCase() !== spec.recipient.toLowerCase()) problem(workflowId, `token ${token} is owned by ${owner}, not ${spec.recipient}`);
       if (result) {
-        if (result.stage !== 'minted' || result.mint?.tokenId !== token.toString()) problem(workflowId, `the run's result says ${result.stage}, token ${result.mint?.tokenId}; the chain ${token}`);
+        if (result.stage !== 'minted' || result.mint?.tokenId !== token.toString())
+          problem(workflowId, `the run's result says ${result.stage}, token ${result.mint?.tokenId}; the chain ${token}`);
         if (result.decisions.length !== 1 || result.decisions[0]?.by !== 'policy:auto') problem(workflowId, `decisions ${JSON.stringify(result.decisions)}`);
       } else if (listed?.status === 'COMPLETED') problem(workflowId, 'no result from the completed run');
       // Through the gateway: the metadata and every CID it names, each with its sha256.
@@ -913,7 +924,8 @@ async function checkRun(atelier: AtelierClient, plan: RunPlan, chain: ChainRecor
           };
         };
         const { properties } = metadata;
-        if (properties.collection !== spec.collectionId || properties.assetKey !== spec.assetKey) problem(workflowId, `metadata names ${properties.collection}/${properties.assetKey}`);
+        if (properties.collection !== spec.collectionId || properties.assetKey !== spec.assetKey)
+          problem(workflowId, `metadata names ${properties.collection}/${properties.assetKey}`);
         if (properties.provenance.approvedBy !== 'policy:auto' || properties.provenance.workflowId !== workflowId) {
           problem(workflowId, `metadata provenance: approved by ${properties.provenance.approvedBy} in ${properties.provenance.workflowId}`);
         }
@@ -959,11 +971,14 @@ async function minterProblems(atelier: AtelierClient, plan: RunPlan): Promise<st
   const problems: string[] = [];
   for await (const run of atelier.temporal.workflow.list({ query: `WorkflowType = 'minter' AND WorkflowId = '${plan.minterId}'` })) {
     if (run.status.name === 'RUNNING') {
-      const status = await retrying('the minter status', () => atelier.temporal.workflow.getHandle(run.workflowId, run.runId).query<MinterStatus>('minterStatus'), Date.now() + 60_000).catch(
-        (error: Error) => error,
-      );
+      const status = await retrying(
+        'the minter status',
+        () => atelier.temporal.workflow.getHandle(run.workflowId, run.runId).query<MinterStatus>('minterStatus'),
+        Date.now() + 60_000,
+      ).catch((error: Error) => error);
       if (status instanceof Error) problems.push(`minter ${run.runId}: status query failed: ${status.message}`);
-      else if (status.queued > 0 || status.inFlight) problems.push(`minter ${run.runId} still holds ${status.queued} queued, in flight ${JSON.stringify(status.inFlight)}`);
+      else if (status.queued > 0 || status.inFlight)
+        problems.push(`minter ${run.runId} still holds ${status.queued} queued, in flight ${JSON.stringify(status.inFlight)}`);
     } else if (run.status.name !== 'COMPLETED' && run.status.name !== 'CONTINUED_AS_NEW') {
       problems.push(`minter run ${run.runId} ended ${run.status.name}`);
     }
@@ -984,7 +999,8 @@ async function targetSummary(atelier: AtelierClient, workflowId: string): Promis
     for (const event of history.events ?? []) {
       const a = event.activityTaskScheduledEventAttributes;
       if (a) scheduled.set(String(event.eventId), a.activityType?.name ?? '?');
-      if (event.activityTaskCompletedEventAttributes && scheduled.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId)) === 'requestMint') asks++;
+      if (event.activityTaskCompletedEventAttributes && scheduled.get(String(event.activityTaskCompletedEventAttributes.scheduledEventId)) === 'requestMint')
+        asks++;
       const signal = event.workflowExecutionSignaledEventAttributes;
       if (signal?.signalName !== mintResultSignalName) continue;
       const payload = signal.input?.payloads?.[0]?.data;
@@ -1038,7 +1054,9 @@ async function explain(atelier: AtelierClient, workflowId: string, runId?: strin
       if (closed) lines.push(`  #${id} run ended: ${JSON.stringify(closed).slice(0, 300)}`);
     }
     const description = await handle.describe();
-    lines.push(`  status ${description.status.name}; pending activities: ${(description.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name} attempt ${a.attempt} ${a.lastFailure?.message ?? ''}`).join('; ') || 'none'}`);
+    lines.push(
+      `  status ${description.status.name}; pending activities: ${(description.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name} attempt ${a.attempt} ${a.lastFailure?.message ?? ''}`).join('; ') || 'none'}`,
+    );
   } catch (error) {
     lines.push(`${workflowId}: could not read its history: ${(error as Error).message}`);
   }
@@ -1059,7 +1077,9 @@ function report(label: string, check: RunCheck) {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  log(`seed ${SEED} (again: npm run bench:chaos -- --seed ${SEED}${COUNT !== 200 ? ` --count ${COUNT}` : ''}${KILLS !== 20 ? ` --kills ${KILLS}` : ''}${args['minting-kills'] !== undefined ? ` --minting-kills ${MINTING_KILLS}` : ''}); ${COUNT} assets a run, ${KILLS} worker kills (${MINTING_KILLS} during mint batches), cap ${CAP_MS / 60_000} min`);
+  log(
+    `seed ${SEED} (again: npm run bench:chaos -- --seed ${SEED}${COUNT !== 200 ? ` --count ${COUNT}` : ''}${KILLS !== 20 ? ` --kills ${KILLS}` : ''}${args['minting-kills'] !== undefined ? ` --minting-kills ${MINTING_KILLS}` : ''}); ${COUNT} assets a run, ${KILLS} worker kills (${MINTING_KILLS} during mint batches), cap ${CAP_MS / 60_000} min`,
+  );
   const workers: WorkerProcess[] = [];
   let atelier: AtelierClient | undefined;
   let cleaning: Promise<void> | undefined;
@@ -1073,10 +1093,13 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   // Whatever happens, the invocation ends: 10 minutes past the cap it tears down and exits.
-  const hardStop = setTimeout(() => {
-    log('hard stop: 10 minutes past the cap');
-    void cleanup().finally(() => process.exit(1));
-  }, CAP_MS + 10 * 60_000);
+  const hardStop = setTimeout(
+    () => {
+      log('hard stop: 10 minutes past the cap');
+      void cleanup().finally(() => process.exit(1));
+    },
+    CAP_MS + 10 * 60_000,
+  );
 
   try {
     await stack.reset(() => {});
@@ -1090,7 +1113,11 @@ async function main(): Promise<number> {
     for (const label of ['calm', 'chaos'] as const) {
       const signer = await newMinterSigner(deployment);
       const taskQueue = `bench-chaos-${label}`;
-      const worker = new WorkerProcess(label, { ...env, ATELIER_SIGNER_KEY: signer.key, ATELIER_TASK_QUEUE: taskQueue, ATELIER_MINT_BATCH_WAIT_MS: BATCH_WAIT_MS }, path.join(stack.logDir, `worker-${label}.log`));
+      const worker = new WorkerProcess(
+        label,
+        { ...env, ATELIER_SIGNER_KEY: signer.key, ATELIER_TASK_QUEUE: taskQueue, ATELIER_MINT_BATCH_WAIT_MS: BATCH_WAIT_MS },
+        path.join(stack.logDir, `worker-${label}.log`),
+      );
       workers.push(worker);
       plans.push({
         label,
@@ -1131,10 +1158,14 @@ async function main(): Promise<number> {
         driver.workDoneAt = Date.now();
         await driverDone;
         // Faults delivered late may still be settling (a service restarting): wait for the stack to answer.
-        await retrying('the stack to answer', async () => {
-          const down = (await stack.status()).filter((s) => s.state !== 'up');
-          if (down.length) throw new Error(down.map((s) => `${s.name} ${s.state}`).join(', '));
-        }, Date.now() + 120_000);
+        await retrying(
+          'the stack to answer',
+          async () => {
+            const down = (await stack.status()).filter((s) => s.state !== 'up');
+            if (down.length) throw new Error(down.map((s) => `${s.name} ${s.state}`).join(', '));
+          },
+          Date.now() + 120_000,
+        );
         chaos.minterProblems = await minterProblems(chaosClient, chaos);
       }
 
@@ -1142,7 +1173,9 @@ async function main(): Promise<number> {
       const chain = await readChain(deployment);
       const known = new Set(plans.flatMap((plan) => plan.specs.map((spec) => assetIdOf(spec.collectionId, spec.assetKey).toString())));
       const loggedTokens = [...chain.tokensOf.values()].flat();
-      const forgedTokens = [...chain.tokensOf].filter(([assetId]) => !known.has(assetId)).flatMap(([assetId, tokens]) => tokens.map((t) => `token ${t} for asset ${assetId}`));
+      const forgedTokens = [...chain.tokensOf]
+        .filter(([assetId]) => !known.has(assetId))
+        .flatMap(([assetId, tokens]) => tokens.map((t) => `token ${t} for asset ${assetId}`));
       const orphans = [...chain.transfers].filter((t) => !loggedTokens.includes(t));
       const general: string[] = [];
       if (orphans.length) general.push(`tokens with a Transfer from zero but no mint log: ${orphans.join(', ')}`);
@@ -1168,13 +1201,21 @@ async function main(): Promise<number> {
       if (driver) {
         const late = driver.faults.filter((f) => f.late).length;
         const kinds = new Map<string, number>();
-        for (const f of driver.faults) kinds.set(f.kind.replace(/ .*/, '').replace(/:$/, ''), (kinds.get(f.kind.replace(/ .*/, '').replace(/:$/, '')) ?? 0) + 1);
-        log(`driver: ${driver.faults.length} faults (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}), ${late} of them after the last run closed; worker started ${chaos.worker.spawns} times, ${chaos.worker.unexpectedExits.length} exits not caused by the driver`);
+        for (const f of driver.faults)
+          kinds.set(f.kind.replace(/ .*/, '').replace(/:$/, ''), (kinds.get(f.kind.replace(/ .*/, '').replace(/:$/, '')) ?? 0) + 1);
+        log(
+          `driver: ${driver.faults.length} faults (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}), ${late} of them after the last run closed; worker started ${chaos.worker.spawns} times, ${chaos.worker.unexpectedExits.length} exits not caused by the driver`,
+        );
         for (const line of driver.skipped) log(`  not delivered: ${line}`);
         for (const workflowId of [...driver.targets].sort()) log(`  named by forgeries: ${await targetSummary(atelier, workflowId)}`);
         for (const line of driver.problems) log(`  driver: ${line}`);
       }
-      log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min); whole invocation ${seconds(Date.now() - began)} s`);
+      log(
+        `machine: ${os.cpus().length} cores, load average ${os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')} (1, 5, 15 min); whole invocation ${seconds(Date.now() - began)} s`,
+      );
 
       const chaosCheck = chaos.wallMs !== undefined ? checks.at(-1) : undefined;
       const lost = chaosCheck ? chaosCheck.lost.length : COUNT;
@@ -1190,7 +1231,9 @@ async function main(): Promise<number> {
         forged === 0 &&
         (driver?.problems.length ?? 1) === 0 &&
         chaos.worker.unexpectedExits.length === 0;
-      log(`goal: 0 lost, 0 twice, 0 forged ${lost + twice + forged === 0 ? 'met' : 'NOT met'}; ratio <= 2 ${ratio <= 2 ? 'met' : 'NOT met'}; every check ${clean ? 'passed' : 'did NOT pass (see above)'}${capReached() ? '; the cap was reached' : ''}`);
+      log(
+        `goal: 0 lost, 0 twice, 0 forged ${lost + twice + forged === 0 ? 'met' : 'NOT met'}; ratio <= 2 ${ratio <= 2 ? 'met' : 'NOT met'}; every check ${clean ? 'passed' : 'did NOT pass (see above)'}${capReached() ? '; the cap was reached' : ''}`,
+      );
       console.log(
         `chaos: ${driver?.faults.length ?? 0} faults survived, ${lost} assets lost, ${twice} minted twice, ${forged} forged mints, ` +
           `wall ${chaos.wallMs !== undefined ? Math.round(chaos.wallMs / 1000) : '-'} s (ratio ${Number.isFinite(ratio) ? ratio.toFixed(2) : '-'} to the calm run)`,
