@@ -69,6 +69,7 @@ import { parseAssetSpec } from '../common/spec.ts';
 import { assetIdOf, connectCreativeAsset } from '../contracts/index.ts';
 import { ensureDeployment } from '../scripts/lib/deploy.ts';
 import { Stack, jsonRpc } from '../scripts/lib/stack.ts';
+import type { ServiceName } from '../scripts/lib/stack.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -241,6 +242,28 @@ class WorkerProcess {
   }
 }
 
+/**
+ * Starts a service the driver stopped, trying again for up to 2 minutes. Once, under load, `Stack.start`
+ * right after `Stack.stop('temporal', { signal: 'SIGKILL' })` found the port still listening and
+ * refused it as another program's (likely: the stop waits for the process to be a zombie, and a
+ * multi-threaded process's main thread is one while its other threads still hold its sockets).
+ */
+async function bringBack(name: ServiceName): Promise<void> {
+  let refusals = 0;
+  await retrying(
+    `start ${name} again`,
+    async () => {
+      try {
+        await stack.start(name, () => {});
+      } catch (error) {
+        if (refusals++ === 0) log(`           ${name} did not start at once (${(error as Error).message.split('\n')[0]}); trying again`);
+        throw error;
+      }
+    },
+    Math.min(capAt, Date.now() + 120_000),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Chain helpers.
 
@@ -405,9 +428,11 @@ class Driver {
   run(t0: number): Promise<void> {
     this.t0 = t0;
     const lanes = [this.scheduledKills(), this.mintingKills(), this.anvil(), this.kubo(), this.temporal(), this.forgeries()].map((lane) =>
-      lane.catch((error) => {
+      lane.catch(async (error) => {
         this.problems.push(`driver lane failed: ${(error as Error).message}`);
         log(`driver lane failed: ${(error as Error).stack}`);
+        // Whatever it stopped comes back, so the work can still finish and be checked.
+        await retrying('bring the stack back', () => stack.up(() => {}), Math.min(capAt, Date.now() + 120_000)).catch((e) => log(`stack not back: ${(e as Error).message}`));
       }),
     );
     return Promise.all(lanes).then(() => undefined);
@@ -534,7 +559,7 @@ class Driver {
     try {
       await sleep(OUTAGE_MS);
     } finally {
-      await stack.start('anvil', () => {});
+      await bringBack('anvil');
     }
     const after = await blockNumber();
     log(`           Anvil back at block ${after}`);
@@ -557,7 +582,7 @@ class Driver {
     try {
       await sleep(OUTAGE_MS);
     } finally {
-      await stack.start('kubo', () => {});
+      await bringBack('kubo');
     }
   }
 
@@ -568,7 +593,7 @@ class Driver {
     const stopped = Date.now();
     await stack.stop('temporal', { signal: 'SIGKILL' });
     this.note('Temporal server SIGKILL', 'started again at once');
-    await stack.start('temporal', () => {});
+    await bringBack('temporal');
     log(`           Temporal answering again after ${seconds(Date.now() - stopped)} s`);
   }
 
