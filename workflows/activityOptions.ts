@@ -19,10 +19,12 @@ export const chainWork: ActivityOptions = { startToCloseTimeout: '10 minutes', h
 
 /**
  * Notices to people (Slack): bounded, because they never hold the run; one that keeps failing is
- * shown in `status` and the Web UI instead (about 2 minutes of tries).
+ * shown in `status` and the Web UI instead (five tries).
  */
 export const notices: ActivityOptions = {
-  startToCloseTimeout: '30s',
+  // A request's post, upload and image update take seconds, more on a loaded machine: an attempt
+  // cut short would post or upload again in its retry.
+  startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 };
 
