@@ -20,6 +20,7 @@ import type { ReferenceERC721URIStorageContract } from '../contracts/build/Refer
 import { assetIdOf, buildBatchDirectory, connectCreativeAsset, deployCreativeAsset, directoryDigestFromCid, rawCidFromDigest } from '../contracts/index.ts';
 import type { CreativeAssetContract } from '../contracts/index.ts';
 import { startAnvil } from './gas-anvil.ts';
+import { printTable } from '../client/printTable.ts';
 
 const COLLECTION = 'bench-collection';
 
@@ -179,17 +180,6 @@ async function main(): Promise<void> {
       },
     ];
 
-    const printTable = (header: string[], lines: string[][]) => {
-      const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => line[i]!.length)));
-      const format = (cells: string[]) =>
-        cells
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd();
-      console.log(format(header));
-      console.log(format(widths.map((w) => '-'.repeat(w))));
-      for (const line of lines) console.log(format(line));
-    };
     const ratio = (gas: number, referenceGas: number) => (gas / referenceGas).toFixed(4);
 
     console.log(`reference ERC721URIStorage.safeMint: first ${referenceFirst}, subsequent ${referenceNext} gas`);
