@@ -1012,6 +1012,39 @@ async function minterProblems(atelier: AtelierClient, plan: RunPlan): Promise<st
 }
 
 /**
+ * What the histories of a run's asset workflows and minter runs went through: workflow tasks that
+ * failed (by cause and message) or timed out, activity attempts retried, activities that failed for
+ * good. A worker killed mid-task leaves timeouts and retries; a failed workflow task names its cause.
+ */
+async function historyTally(atelier: AtelierClient, plan: RunPlan): Promise<string[]> {
+  const tally = { workflowTaskTimedOut: 0, retriedAttempts: 0, activityFailed: 0 };
+  const failedTasks = new Map<string, number>();
+  const runs: { workflowId: string; runId?: string }[] = plan.specs.map((spec) => ({ workflowId: workflowIdOf(spec.collectionId, spec.assetKey) }));
+  for await (const run of atelier.temporal.workflow.list({ query: `WorkflowId = '${plan.minterId}'` })) runs.push({ workflowId: run.workflowId, runId: run.runId });
+  await inParallel(runs, 8, async ({ workflowId, runId }) => {
+    const history = await atelier.temporal.workflow.getHandle(workflowId, runId).fetchHistory().catch(() => undefined);
+    for (const event of history?.events ?? []) {
+      if (event.workflowTaskTimedOutEventAttributes) tally.workflowTaskTimedOut++;
+      // Only an activity's last attempt is in history: its number tells how many went before it.
+      tally.retriedAttempts += Math.max(0, (event.activityTaskStartedEventAttributes?.attempt ?? 1) - 1);
+      if (event.activityTaskFailedEventAttributes || event.activityTaskTimedOutEventAttributes) tally.activityFailed++;
+      const failed = event.workflowTaskFailedEventAttributes;
+      if (failed) {
+        const cause = proto.temporal.api.enums.v1.WorkflowTaskFailedCause[failed.cause ?? 0] ?? String(failed.cause);
+        const key = `${cause.replace('WORKFLOW_TASK_FAILED_CAUSE_', '')}: ${(failed.failure?.message ?? '').slice(0, 160)}`;
+        failedTasks.set(key, (failedTasks.get(key) ?? 0) + 1);
+      }
+    }
+  });
+  const failedCount = [...failedTasks.values()].reduce((a, b) => a + b, 0);
+  return [
+    `${plan.label} histories (${runs.length} runs): ${tally.workflowTaskTimedOut} workflow tasks timed out, ${failedCount} failed; ` +
+      `${tally.retriedAttempts} activity attempts retried, ${tally.activityFailed} activities failed or timed out for good`,
+    ...[...failedTasks].map(([key, n]) => `  workflow task failed ${n}x: ${key}`),
+  ];
+}
+
+/**
  * What a run that forged messages named went through, from its history: each mintResult it got (from
  * the minter or from someone else) and how often it asked the minter. Three refusals fail a run.
  */
@@ -1213,6 +1246,7 @@ async function main(): Promise<number> {
         if (plan.wallMs === undefined) continue;
         const check = await checkRun(atelier, plan, chain, deployment);
         report(plan.label, check);
+        for (const line of await historyTally(atelier, plan)) log(`  ${line}`);
         checks.push(check);
         const suspects = [...new Set([...check.lost, ...check.twice, ...check.problems.keys()])].slice(0, 10);
         for (const workflowId of suspects) for (const line of await explain(atelier, workflowId)) log(`  ${line}`);
