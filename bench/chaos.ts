@@ -432,7 +432,9 @@ class Driver {
         this.problems.push(`driver lane failed: ${(error as Error).message}`);
         log(`driver lane failed: ${(error as Error).stack}`);
         // Whatever it stopped comes back, so the work can still finish and be checked.
-        await retrying('bring the stack back', () => stack.up(() => {}), Math.min(capAt, Date.now() + 120_000)).catch((e) => log(`stack not back: ${(e as Error).message}`));
+        await retrying('bring the stack back', () => stack.up(() => {}), Math.min(capAt, Date.now() + 120_000)).catch((e) =>
+          log(`stack not back: ${(e as Error).message}`),
+        );
       }),
     );
     return Promise.all(lanes).then(() => undefined);
@@ -1020,9 +1022,13 @@ async function historyTally(atelier: AtelierClient, plan: RunPlan): Promise<stri
   const tally = { workflowTaskTimedOut: 0, retriedAttempts: 0, activityFailed: 0 };
   const failedTasks = new Map<string, number>();
   const runs: { workflowId: string; runId?: string }[] = plan.specs.map((spec) => ({ workflowId: workflowIdOf(spec.collectionId, spec.assetKey) }));
-  for await (const run of atelier.temporal.workflow.list({ query: `WorkflowId = '${plan.minterId}'` })) runs.push({ workflowId: run.workflowId, runId: run.runId });
+  for await (const run of atelier.temporal.workflow.list({ query: `WorkflowId = '${plan.minterId}'` }))
+    runs.push({ workflowId: run.workflowId, runId: run.runId });
   await inParallel(runs, 8, async ({ workflowId, runId }) => {
-    const history = await atelier.temporal.workflow.getHandle(workflowId, runId).fetchHistory().catch(() => undefined);
+    const history = await atelier.temporal.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory()
+      .catch(() => undefined);
     for (const event of history?.events ?? []) {
       if (event.workflowTaskTimedOutEventAttributes) tally.workflowTaskTimedOut++;
       // Only an activity's last attempt is in history: its number tells how many went before it.
