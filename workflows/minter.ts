@@ -263,6 +263,12 @@ export async function mintThroughMinter(request: Omit<MintRequest, 'assetId' | '
     const received = mine()!;
     answers = answers.filter((a) => a !== received);
     if (received.ok) return received.mint;
+    // The minter refuses a request its check with this very run does not match: this run's own
+    // request always matches, so such a refusal answered a forged request for this asset.
+    if (received.type === 'MintRequestRefused') {
+      log.warn("the minter refused a request for this asset that was not this run's; asking again", { reason: received.reason });
+      continue;
+    }
     // A refusal could be forged: ask again, a few times, before the run believes it.
     if (++refusals >= 3) throw ApplicationFailure.nonRetryable(received.reason, received.type);
     log.warn('the minter answered without a token; asking again', { reason: received.reason });
