@@ -269,6 +269,13 @@ describe('notices never hold the clock', () => {
     expect(Date.now() - upAt).toBeLessThan(30_000);
     const problem = await waitFor('the failing notice to show', async () => (await client.status(e.workflowId)).noticeProblem ?? undefined, 180_000);
     expect(problem).toMatch(/notice for round 1 not delivered: .*Slack answered HTTP 500/);
+    // Both runs still try their last notices: ended here, so no later test's worker (with a Slack
+    // of its own) picks those attempts up.
+    for (const { workflowId } of [a, e])
+      await client.temporal.workflow
+        .getHandle(workflowId)
+        .terminate('test done')
+        .catch(() => undefined);
   }, 240_000);
 });
 
@@ -309,5 +316,8 @@ describe('cancel and start again', () => {
     const second = await client.start(spec);
     expect(second).toMatchObject({ outcome: 'restarted', previous: { runId: first.runId, stage: 'expired' } });
     expect(second.runId).not.toBe(first.runId);
+    // The new run expires on its own; it is waited for here, so no later test's worker (with a
+    // Slack of its own) takes its notices.
+    expect((await client.result(second.workflowId)).stage).toBe('expired');
   });
 });
