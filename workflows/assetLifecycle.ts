@@ -16,7 +16,7 @@ import {
 import type { ActivityFailure } from '@temporalio/workflow';
 import type { AssetResult, AssetSpec, AssetStatus, Draft, FormattedAsset, MintReceipt, Stage } from '../common/asset.ts';
 import { durationMs } from '../common/asset.ts';
-import type { ApprovalRule, ApprovalTrust, DecisionKind, DecisionRecord } from '../common/decision.ts';
+import type { ApprovalRule, ApprovalTrust, DecisionInput, DecisionKind, DecisionRecord } from '../common/decision.ts';
 import { checkDecision } from '../common/decision.ts';
 import { checkSpec } from '../common/specSchema.ts';
 import { AtelierApprover, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
@@ -111,10 +111,8 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     rule,
     trust,
   });
-  const take = (kind: DecisionKind, raw: unknown, proofChecked = false): DecisionRecord => {
-    const result = checkDecision(decisionContext(), kind, raw, { proofChecked });
-    if (!result.ok) throw ApplicationFailure.nonRetryable(result.reason, 'DecisionRefused');
-    const { by, name, via, comment, round, draftCid, proof } = result.decision;
+  /** Takes a decision the rule accepted: the round's decision, kept in status. */
+  const record = (kind: DecisionKind, { by, name, via, comment, round, draftCid, proof }: DecisionInput): DecisionRecord => {
     decision = { kind, by, name, via: via ?? 'unknown', comment, round, draftCid, at: new Date().toISOString(), proof };
     status.decisions.push(decision);
     return decision;
@@ -123,15 +121,22 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     const result = checkDecision(decisionContext(), kind, raw);
     if (!result.ok) throw new Error(result.reason);
   };
+  // The validator has just checked the proof (on replay, history says it was accepted): the
+  // handler checks the rest again against the state it runs in, not the signature.
+  const fromUpdate = (kind: DecisionKind) => (raw: unknown) => {
+    const result = checkDecision(decisionContext(), kind, raw, { proofChecked: true });
+    if (!result.ok) throw ApplicationFailure.nonRetryable(result.reason, 'DecisionRefused');
+    return record(kind, result.decision);
+  };
   const fromSignal = (kind: DecisionKind) => (raw: unknown) => {
     const result = checkDecision(decisionContext(), kind, raw);
-    if (result.ok) take(kind, raw, true);
+    if (result.ok) record(kind, result.decision);
     else log.warn('decision signal refused', { kind, reason: result.reason });
   };
 
   setHandler(statusQuery, () => status);
-  setHandler(approveUpdate, (raw) => take('approve', raw, true), { validator: refusal('approve') });
-  setHandler(rejectUpdate, (raw) => take('reject', raw, true), { validator: refusal('reject') });
+  setHandler(approveUpdate, fromUpdate('approve'), { validator: refusal('approve') });
+  setHandler(rejectUpdate, fromUpdate('reject'), { validator: refusal('reject') });
   setHandler(approveSignal, fromSignal('approve'));
   setHandler(rejectSignal, fromSignal('reject'));
   setHandler(
