@@ -10,8 +10,8 @@ import { SlackCollections, slackApiUrl, slackBotToken } from '../common/slack/se
 import { workerSlackClient } from '../common/slack/webapi.ts';
 
 export function createWorkerActivities(config: Config): { activities: Activities; close: () => void } {
-  // A request Kubo never answers fails after a minute and is retried, instead of holding the attempt.
-  const kubo = createKubo({ url: config.ATELIER_KUBO_API_URL, timeout: 60_000 });
+  // The client ignores a client-wide timeout: each Kubo call carries its own 60 s signal (activities/kubo.ts kuboSignal).
+  const kubo = createKubo({ url: config.ATELIER_KUBO_API_URL });
   // No response cache: a repeated estimate must see the chain as it is now.
   const provider = new JsonRpcProvider(config.ATELIER_ETH_RPC_URL, undefined, { staticNetwork: true, cacheTimeout: -1, pollingInterval: 250 });
   const signer = new Wallet(config.ATELIER_SIGNER_KEY, provider);
