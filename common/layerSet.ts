@@ -1,10 +1,30 @@
 // Trait-layer sets: a collection.json naming layers (bottom first) and their options' SVG/PNG/JPEG/WebP
 // files, in a folder of ATELIER_LAYER_SETS_DIR. Nothing outside that folder is read, links included.
+// A layer may say how it is drawn over the ones below (`blend`, `opacity`); `exclusions` lists pairs
+// of "layer/option" never drawn together.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { loadConfig, projectRoot } from './config.ts';
+import type { TraitStructure } from './dna.ts';
+
+/** How a layer is drawn over the layers below it: a subset of sharp's composite blend modes. */
+export const blendModes = [
+  'over',
+  'multiply',
+  'screen',
+  'overlay',
+  'darken',
+  'lighten',
+  'colour-dodge',
+  'colour-burn',
+  'hard-light',
+  'soft-light',
+  'difference',
+  'exclusion',
+] as const;
+export type BlendMode = (typeof blendModes)[number];
 
 const name = z.string().min(1).max(64);
 const layerSetSchema = z
@@ -21,11 +41,17 @@ const layerSetSchema = z
               .array(z.object({ name, file: z.string().min(1).max(500), weight: z.number().positive().max(1e6).default(1) }).strict())
               .min(1)
               .max(256),
+            blend: z.enum(blendModes, { message: `expected one of ${blendModes.join(', ')}` }).default('over'),
+            opacity: z.number().min(0).max(1).default(1),
           })
           .strict(),
       )
       .min(1)
       .max(32),
+    exclusions: z
+      .array(z.tuple([z.string().max(200), z.string().max(200)]))
+      .max(10_000)
+      .default([]),
   })
   .strict();
 export type LayerSet = z.infer<typeof layerSetSchema> & { dir: string };
@@ -101,6 +127,8 @@ export function loadLayerSet(layerSet: string, root = layerSetsDir()): LayerSet 
         .join('; ')}`,
     );
   }
+  const problems = [...duplicateNames(parsed.data.layers), ...exclusionProblems(parsed.data.layers, parsed.data.exclusions)];
+  if (problems.length > 0) throw new Error(`layer set "${layerSet}" is malformed: ${problems.join('; ')}`);
   const options = parsed.data.layers.flatMap((l) => l.options);
   // Option files stay inside the set's folder, also through links.
   const outside = options.filter((o) => optionPath(realDir, o) === undefined);
@@ -122,6 +150,43 @@ export function loadLayerSet(layerSet: string, root = layerSetsDir()): LayerSet 
   return { ...parsed.data, dir: realDir };
 }
 
+/** Layers or options of one layer named twice (a trait must name one thing). */
+function duplicateNames(layers: { name: string; options: { name: string }[] }[]): string[] {
+  const problems: string[] = [];
+  const twice = (names: string[]) => [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
+  for (const layer of twice(layers.map((l) => l.name))) problems.push(`layers: "${layer}" is named twice`);
+  for (const layer of layers) {
+    for (const option of twice(layer.options.map((o) => o.name))) problems.push(`layer "${layer.name}": option "${option}" is named twice`);
+  }
+  return problems;
+}
+
+/** Exclusions naming something that is not a "layer/option" of the set, or excluding an option with itself. */
+function exclusionProblems(layers: { name: string; options: { name: string }[] }[], exclusions: [string, string][]): string[] {
+  const problems: string[] = [];
+  exclusions.forEach((pair, i) => {
+    for (const entry of pair) {
+      const slash = entry.indexOf('/');
+      const layer = slash < 0 ? undefined : layers.find((l) => l.name === entry.slice(0, slash));
+      if (slash < 0) problems.push(`exclusions.${i}: "${entry}" is not "layer/option"`);
+      else if (!layer) problems.push(`exclusions.${i}: "${entry}" names no layer of this set (layers: ${layers.map((l) => l.name).join(', ')})`);
+      else if (!layer.options.some((o) => o.name === entry.slice(slash + 1))) {
+        problems.push(`exclusions.${i}: "${entry}" names no option of layer "${layer.name}" (options: ${layer.options.map((o) => o.name).join(', ')})`);
+      }
+    }
+    if (pair[0] === pair[1]) problems.push(`exclusions.${i}: "${pair[0]}" is excluded with itself`);
+  });
+  return problems;
+}
+
+/** The set as DNA is drawn from it: layers (bottom first) with their options' names and weights, and its exclusions. */
+export function traitStructureOf(set: LayerSet): TraitStructure {
+  return {
+    layers: set.layers.map((l) => ({ name: l.name, options: l.options.map((o) => ({ name: o.name, weight: o.weight })) })),
+    exclusions: set.exclusions.map(([a, b]) => [a, b] as [string, string]),
+  };
+}
+
 /** An option's file by name, inside `dir`, or undefined when the name leads out of it. */
 function optionPath(dir: string, option: LayerOption): string | undefined {
   if (path.isAbsolute(option.file) || option.file.includes('\0')) return undefined;
@@ -129,11 +194,19 @@ function optionPath(dir: string, option: LayerOption): string | undefined {
   return inside(dir, file) && file !== dir ? file : undefined;
 }
 
+/** Where an option's file is and what it is now (its real path, bytes and modification time), checked like readLayerFile. */
+export interface LayerFileInfo {
+  real: string;
+  format: string;
+  size: number;
+  mtimeMs: number;
+}
+
 /**
- * The bytes of an option's file, checked again as it is read (inside the set's folder with links
- * resolved, a regular file, at most MAX_LAYER_FILE_BYTES) and the format the extension names.
+ * An option's file checked without reading it: inside the set's folder with links resolved, a
+ * regular file of at most MAX_LAYER_FILE_BYTES, and the format its extension names.
  */
-export function readLayerFile(set: LayerSet, option: LayerOption): { bytes: Buffer; format: string } {
+export function layerFileInfo(set: LayerSet, option: LayerOption): LayerFileInfo {
   const file = optionPath(set.dir, option);
   const real = file && realPath(file);
   if (!real || !inside(set.dir, real)) throw new Error(`${option.file} is not a file inside the layer set's folder`);
@@ -142,7 +215,27 @@ export function readLayerFile(set: LayerSet, option: LayerOption): { bytes: Buff
   if (stat.size > MAX_LAYER_FILE_BYTES) throw new Error(`${option.file} is ${stat.size} bytes, over the ${MAX_LAYER_FILE_BYTES} a layer file may have`);
   const format = layerFormats[path.extname(option.file).toLowerCase()];
   if (!format) throw new Error(`${option.file} is not a layer file type (${Object.keys(layerFormats).join(' ')})`);
-  return { bytes: fs.readFileSync(real), format };
+  return { real, format, size: stat.size, mtimeMs: stat.mtimeMs };
+}
+
+/**
+ * The bytes of an option's file, checked again as it is read (inside the set's folder with links
+ * resolved, a regular file, at most MAX_LAYER_FILE_BYTES) and the format the extension names,
+ * with its real path, size and modification time as they were when it was read.
+ */
+export function readLayerFile(set: LayerSet, option: LayerOption): { bytes: Buffer } & LayerFileInfo {
+  const info = layerFileInfo(set, option);
+  const fd = fs.openSync(info.real, 'r');
+  try {
+    // What was read and the size and time it is known by come from the same open file.
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new Error(`${option.file} is not a file`);
+    if (stat.size > MAX_LAYER_FILE_BYTES) throw new Error(`${option.file} is ${stat.size} bytes, over the ${MAX_LAYER_FILE_BYTES} a layer file may have`);
+    const bytes = fs.readFileSync(fd);
+    return { ...info, bytes, size: bytes.byteLength, mtimeMs: stat.mtimeMs };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -170,7 +263,7 @@ export function svgExternalReference(svg: string): string | undefined {
   return undefined;
 }
 
-/** Problems with the requested traits (unknown layer or option), or an empty list. */
+/** Problems with the requested traits (unknown layer or option, or two options the set excludes together), or an empty list. */
 export function traitProblems(set: LayerSet, traits: Record<string, string>): string[] {
   const problems: string[] = [];
   for (const [layer, option] of Object.entries(traits)) {
@@ -178,6 +271,12 @@ export function traitProblems(set: LayerSet, traits: Record<string, string>): st
     if (!known) problems.push(`unknown layer "${layer}" (layers: ${set.layers.map((l) => l.name).join(', ')})`);
     else if (!known.options.some((o) => o.name === option)) {
       problems.push(`layer "${layer}" has no option "${option}" (options: ${known.options.map((o) => o.name).join(', ')})`);
+    }
+  }
+  if (problems.length === 0) {
+    const chosen = new Set(Object.entries(traits).map(([layer, option]) => `${layer}/${option}`));
+    for (const [a, b] of set.exclusions ?? []) {
+      if (chosen.has(a) && chosen.has(b)) problems.push(`"${a}" and "${b}" never go together (the set's exclusions)`);
     }
   }
   return problems;
@@ -188,19 +287,35 @@ function draw(seed: number, label: string): number {
   return createHash('sha256').update(`${seed}:${label}`).digest().readUInt32BE(0) / 2 ** 32;
 }
 
-/** Every layer's option: the requested ones kept, the rest drawn by weight from the seed. */
+/**
+ * Every layer's option: the requested ones kept, the rest drawn by weight from the seed, bottom
+ * layer first. A drawn layer leaves out the options the set excludes with one already chosen
+ * (requested, or drawn below it); without exclusions every layer draws from all its options, so a
+ * layer's draw depends only on the seed, its name and its options.
+ */
 export function resolveTraits(set: LayerSet, requested: Record<string, string>, seed: number): Record<string, string> {
   const resolved: Record<string, string> = {};
+  const exclusions = set.exclusions ?? [];
+  const chosen = new Set<string>();
+  for (const layer of set.layers) {
+    const wanted = requested[layer.name];
+    if (wanted !== undefined) chosen.add(`${layer.name}/${wanted}`);
+  }
+  const excluded = (entry: string) => exclusions.some(([a, b]) => (a === entry && chosen.has(b)) || (b === entry && chosen.has(a)));
   for (const layer of set.layers) {
     const wanted = requested[layer.name];
     if (wanted !== undefined) {
       resolved[layer.name] = wanted;
       continue;
     }
-    const total = layer.options.reduce((sum, o) => sum + o.weight, 0);
+    const allowed = exclusions.length === 0 ? layer.options : layer.options.filter((o) => !excluded(`${layer.name}/${o.name}`));
+    // When everything is excluded the draw ignores the exclusions (traitProblems reports such requests).
+    const options = allowed.length > 0 ? allowed : layer.options;
+    const total = options.reduce((sum, o) => sum + o.weight, 0);
     let point = draw(seed, layer.name) * total;
-    const chosen = layer.options.find((o) => (point -= o.weight) < 0) ?? layer.options[layer.options.length - 1]!;
-    resolved[layer.name] = chosen.name;
+    const chosenOption = options.find((o) => (point -= o.weight) < 0) ?? options[options.length - 1]!;
+    resolved[layer.name] = chosenOption.name;
+    chosen.add(`${layer.name}/${chosenOption.name}`);
   }
   return resolved;
 }
