@@ -2,13 +2,14 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { KuboRPCClient } from 'kubo-rpc-client';
 import OpenAI from 'openai';
-import sharp from 'sharp';
 import type { AssetSpec, Draft } from '../common/asset.ts';
-import { loadLayerSet, readLayerFile, resolveTraits, svgExternalReference, traitProblems } from '../common/layerSet.ts';
-import type { LayerOption, LayerSet } from '../common/layerSet.ts';
-import { draftFormats, inspectImage, limits, untrustedInput } from './format.ts';
+import { loadLayerSet, resolveTraits, traitProblems } from '../common/layerSet.ts';
+import type { LayerSet } from '../common/layerSet.ts';
+import { draftFormats, inspectImage, limits } from './format.ts';
 import { heartbeatWhile } from './heartbeat.ts';
 import { addContent } from './kubo.ts';
+import { compositeLayers, decodedLayer, workerLayerCache } from './layerCache.ts';
+import type { DecodedLayer, LayerCache } from './layerCache.ts';
 
 export interface GenerateDependencies {
   kubo: KuboRPCClient;
@@ -134,17 +135,33 @@ async function composeLayers(set: LayerSet, generator: { layerSet: string; trait
   const problems = traitProblems(set, generator.traits);
   if (problems.length > 0) throw ApplicationFailure.nonRetryable(problems.join('; '), 'InvalidSpec');
   const { traits, seed } = traitsForRound(set, generator, round, feedback);
-  // One layer at a time: an attempt holds one decoded layer, not all of them.
-  const layers: Buffer[] = [];
-  for (const layer of set.layers) {
-    const option = layer.options.find((o) => o.name === traits[layer.name])!;
-    layers.push(await renderLayer(set, generator.layerSet, layer.name, option));
-  }
-  const image = await sharp(layers[0], untrustedInput)
-    .composite(layers.slice(1).map((input) => ({ input })))
-    .png()
-    .toBuffer();
+  const image = await composeTraits(set, generator.layerSet, traits);
   return { image, inputs: { generator: 'layers', layerSet: generator.layerSet, seed, traits } };
+}
+
+/**
+ * The PNG of one option per layer (`traits`: every layer of the set named), each layer drawn with
+ * its blend mode and opacity, from the worker's decoded layers (activities/layerCache.ts). The same
+ * set and traits always give the same bytes. A layer whose file is bad fails for good, naming it:
+ * the lowest such layer when several are.
+ */
+export async function composeTraits(set: LayerSet, setName: string, traits: Record<string, string>, cache: LayerCache = workerLayerCache()): Promise<Buffer> {
+  const decoded = await Promise.allSettled(
+    set.layers.map((layer) => {
+      const option = layer.options.find((o) => o.name === traits[layer.name]);
+      if (!option)
+        return Promise.reject(
+          ApplicationFailure.nonRetryable(`layer set "${setName}": no option "${traits[layer.name]}" for layer "${layer.name}"`, 'InvalidSpec'),
+        );
+      return decodedLayer(set, setName, layer, option, cache);
+    }),
+  );
+  const failed = decoded.find((d) => d.status === 'rejected');
+  if (failed) throw failed.reason;
+  return compositeLayers(
+    set.size,
+    decoded.map((d, i) => ({ layer: (d as PromiseFulfilledResult<DecodedLayer>).value, blend: set.layers[i]!.blend })),
+  );
 }
 
 /** The spec's layer set; one that is missing or malformed fails the run at once, naming the problem. */
@@ -154,29 +171,6 @@ function layerSetOf(name: string): LayerSet {
   } catch (error) {
     throw ApplicationFailure.nonRetryable(`generator.layerSet: ${(error as Error).message}`, 'InvalidLayerSet');
   }
-}
-
-/**
- * One option's file at the set's size, checked before it is rendered: read from inside the set's
- * folder only, the format its name says, at most maxDimension a side, whole, and an SVG that
- * refers to nothing outside itself. A bad file fails the run at once, naming the layer and file.
- */
-async function renderLayer(set: LayerSet, setName: string, layer: string, option: LayerOption): Promise<Buffer> {
-  const what = `layer set "${setName}", layer "${layer}" option "${option.name}" (${option.file})`;
-  let file: ReturnType<typeof readLayerFile>;
-  try {
-    file = readLayerFile(set, option);
-  } catch (error) {
-    throw ApplicationFailure.nonRetryable(`${what}: ${(error as Error).message}`, 'InvalidLayer');
-  }
-  if (file.format === 'svg') {
-    const reference = svgExternalReference(file.bytes.toString('utf8'));
-    if (reference !== undefined) {
-      throw ApplicationFailure.nonRetryable(`${what} has ${reference}; an SVG layer may refer only to its own #ids`, 'InvalidLayer');
-    }
-  }
-  await inspectImage(file.bytes, what, [file.format]);
-  return sharp(file.bytes, untrustedInput).resize(set.size, set.size).png().toBuffer();
 }
 
 /** Time an attempt keeps after its OpenAI request's timeout, for the checks and the Kubo add that follow. */

@@ -27,6 +27,8 @@ const variables = {
   ATELIER_TEMPORAL_UI_PORT: { schema: port, default: '8233', example: '8233' },
   ATELIER_TASK_QUEUE: { schema: z.string().min(1), default: 'atelier', example: 'atelier' },
   ATELIER_LAYER_SETS_DIR: { schema: z.string().min(1), default: 'samples/collections', example: 'samples/collections' },
+  // Decoded layer options one worker process keeps (activities/layerCache.ts): 4 MiB each at 1024 px.
+  ATELIER_LAYER_CACHE_MB: { schema: z.coerce.number().int('expected a whole number of MiB').min(16).max(65536), default: '256', example: '256' },
   ATELIER_KUBO_API_URL: { schema: httpUrl, default: 'http://127.0.0.1:5001', example: 'http://127.0.0.1:5001' },
   ATELIER_KUBO_GATEWAY_URL: { schema: httpUrl, default: 'http://127.0.0.1:8080', example: 'http://127.0.0.1:8080' },
   ATELIER_ETH_RPC_URL: { schema: httpUrl, default: 'http://127.0.0.1:8545', example: 'http://127.0.0.1:8545' },
@@ -47,6 +49,8 @@ const variables = {
   ATELIER_AVIF: { schema: bool, default: 'false', example: 'true' },
   // Activities one worker runs at once (workers/worker.ts says why it is not the SDK's 100).
   ATELIER_WORKER_MAX_ACTIVITIES: { schema: z.coerce.number().int().min(1).max(1000), default: '8', example: '8' },
+  // Collections (workflows/collectionRun.ts): how many of a collection's assets run at once (a spec's own `concurrency` wins).
+  ATELIER_COLLECTION_CONCURRENCY: { schema: z.coerce.number().int().min(1).max(256), default: '16', example: '16' },
   // Batch minting (workflows/minter.ts, docs/minting.md): batch size, how long the first request waits for
   // more, when a transaction that is not mined gets replaced, and how many batches one minter run holds.
   ATELIER_MINT_BATCH_SIZE: { schema: z.coerce.number().int().min(1).max(128, 'expected at most 128 (MAX_BATCH_SIZE)'), default: '50', example: '50' },
