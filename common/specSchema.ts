@@ -13,11 +13,11 @@ z.config({ jitless: true });
 /** The longest wait a spec may ask for (a reminder or an expiry). */
 export const MAX_WAIT_DAYS = 90;
 
-const duration = z
+export const duration = z
   .string()
   .regex(durationPattern, 'expected a duration such as 90s, 15m, 4h or 2d')
   .refine((d) => (durationMs(d) ?? Infinity) <= MAX_WAIT_DAYS * 86_400_000, `expected at most ${MAX_WAIT_DAYS}d`);
-const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes (at most 63)');
+export const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes (at most 63)');
 /**
  * One canonical form per key: `7` and `0007` would name the same token on chain, so numbers have
  * no leading zeros (and at most 18 digits); other keys carry a letter, `_` or `-`.
@@ -37,12 +37,15 @@ export function checksumAddress(value: string): string | undefined {
   return out;
 }
 
-const address = z.string().transform((v, ctx) => {
+/** A recipient address, given back with its EIP-55 checksum casing. */
+export const address = z.string().transform((v, ctx) => {
   const checked = checksumAddress(v);
   if (!checked) ctx.addIssue({ code: 'custom', message: 'expected a 0x-prefixed 20-byte address (with a valid checksum if mixed case)' });
   else if (/^0x0{40}$/.test(checked)) ctx.addIssue({ code: 'custom', message: 'the zero address cannot receive a token' });
   return checked ?? v;
 });
+
+export const layerSetName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected the name of a layer set folder (letters, digits, - and _)');
 
 const generatorSchema = z.discriminatedUnion(
   'kind',
@@ -50,10 +53,7 @@ const generatorSchema = z.discriminatedUnion(
     z
       .object({
         kind: z.literal('layers'),
-        layerSet: z
-          .string()
-          .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected the name of a layer set folder (letters, digits, - and _)')
-          .default('critters'),
+        layerSet: layerSetName.default('critters'),
         traits: z
           .record(z.string().max(64), z.string().max(64))
           .refine((t) => Object.keys(t).length <= 64, 'at most 64 traits')
@@ -81,29 +81,33 @@ const generatorSchema = z.discriminatedUnion(
   { error: (issue) => (issue.code === 'invalid_union' ? 'expected generator.kind "layers" or "openai"' : undefined) },
 );
 
-const approverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'expected an approver name or Slack user id (letters, digits, . _ @ -)');
+export const approverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'expected an approver name or Slack user id (letters, digits, . _ @ -)');
+/** The manual policy's fields and defaults (also a collection's per-asset and sample approval). */
+export const manualApprovalFields = {
+  approvers: z.array(approverName).max(100).default([]),
+  /** Approver name -> ed25519 public key (hex): their CLI decisions are signed with it. */
+  keys: z.record(approverName, z.string().regex(/^[0-9a-f]{64}$/, 'expected an ed25519 public key: 64 lowercase hex digits (atelier keys new)')).default({}),
+  /** Take unsigned decisions too (a quick start); the token's metadata says the approval was unsigned. */
+  unsigned: z.boolean().default(false),
+  remindAfter: duration.default('1d'),
+  expireAfter: duration.default('7d'),
+  maxRounds: z.number().int().min(1).max(20).default(3),
+};
 const approvalSchema = z.discriminatedUnion(
   'policy',
   [
     z
       .object({
         policy: z.literal('manual'),
-        approvers: z.array(approverName).max(100).default([]),
-        /** Approver name -> ed25519 public key (hex): their CLI decisions are signed with it. */
-        keys: z
-          .record(approverName, z.string().regex(/^[0-9a-f]{64}$/, 'expected an ed25519 public key: 64 lowercase hex digits (atelier keys new)'))
-          .default({}),
-        /** Take unsigned decisions too (a quick start); the token's metadata says the approval was unsigned. */
-        unsigned: z.boolean().default(false),
-        remindAfter: duration.default('1d'),
-        expireAfter: duration.default('7d'),
-        maxRounds: z.number().int().min(1).max(20).default(3),
+        ...manualApprovalFields,
       })
       .strict(),
     z.object({ policy: z.literal('auto') }).strict(),
   ],
   { error: (issue) => (issue.code === 'invalid_union' ? 'expected approval.policy "manual" or "auto"' : undefined) },
 );
+
+export const renditionsSchema = z.array(z.enum(renditionNames)).min(1).max(renditionNames.length).default(['original', 'webp-1024', 'webp-512', 'thumb-256']);
 
 export const assetSpecSchema = z
   .object({
@@ -121,7 +125,7 @@ export const assetSpecSchema = z
       .max(100)
       .default([]),
     generator: generatorSchema,
-    renditions: z.array(z.enum(renditionNames)).min(1).max(renditionNames.length).default(['original', 'webp-1024', 'webp-512', 'thumb-256']),
+    renditions: renditionsSchema,
     recipient: address,
     approval: approvalSchema.default({ policy: 'manual', approvers: [], keys: {}, unsigned: false, remindAfter: '1d', expireAfter: '7d', maxRounds: 3 }),
     mint: z
