@@ -19,7 +19,17 @@ export default tseslint.config(
   },
   {
     // Workflow code and what it imports run in Temporal's deterministic sandbox.
-    files: ['workflows/**/*.ts', 'common/asset.ts', 'common/decision.ts', 'common/specSchema.ts', 'common/mint.ts', 'common/searchAttributes.ts'],
+    files: [
+      'workflows/**/*.ts',
+      'common/asset.ts',
+      'common/decision.ts',
+      'common/specSchema.ts',
+      'common/mint.ts',
+      'common/searchAttributes.ts',
+      'common/dna.ts',
+      'common/collectionSpec.ts',
+      'common/collection.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,6 +1,8 @@
 // All activities, each built by its factory from the dependencies the worker wires.
 import { createApprovalActivities } from './approval.ts';
 import type { ApprovalDependencies } from './approval.ts';
+import { createCollectionActivities } from './collection.ts';
+import type { CollectionDependencies } from './collection.ts';
 import { createFormatActivities } from './format.ts';
 import type { FormatDependencies } from './format.ts';
 import { createGenerateActivities } from './generate.ts';
@@ -22,7 +24,8 @@ export type ActivityDependencies = GenerateDependencies &
   MintDependencies &
   MintBatchDependencies &
   TrustDependencies &
-  ConfirmDependencies;
+  ConfirmDependencies &
+  CollectionDependencies;
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -35,6 +38,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createTrustActivities(deps),
     ...createConfirmActivities(deps),
     ...createMintRequestActivities(),
+    ...createCollectionActivities(deps),
   };
 }
 

@@ -76,6 +76,8 @@ export function tokenUriOf(content: { metadataCid: string | CID } | { rootCid: s
 
 export interface DirectoryEntry {
   cid: string | CID;
+  /** The entry's name; a batch names entries by position (`0`, `1`, ...). */
+  name?: string;
   /** Cumulative size of the linked DAG (a raw block: its length); only a hint for readers. */
   size: number;
 }
@@ -89,7 +91,7 @@ export async function buildBatchDirectory(entries: readonly DirectoryEntry[]): P
   const node = dagPb.prepare({
     Data: UNIXFS_DIRECTORY_DATA,
     // prepare() sorts links by name bytes ("0", "1", "10", ...), as dag-pb requires.
-    Links: entries.map((entry, index) => ({ Name: String(index), Tsize: entry.size, Hash: asCid(entry.cid) })),
+    Links: entries.map((entry, index) => ({ Name: entry.name ?? String(index), Tsize: entry.size, Hash: asCid(entry.cid) })),
   });
   const block = dagPb.encode(node);
   const cid = CID.createV1(dagPb.code, await sha256.digest(block));
@@ -112,11 +114,20 @@ export async function pinBatchDirectory(
     const stat = await kubo.block.stat(asCid(cid), { signal: options.signal });
     entries.push({ cid, size: stat.size });
   }
+  const cid = await pinDirectory(kubo, entries, options);
+  return { cid, digest: directoryDigestFromCid(cid) };
+}
+
+/**
+ * Stores and pins the directory of `entries` (named by `name`, else by position): one dag-pb block,
+ * so up to about 10,000 entries (Kubo takes blocks up to 2 MiB). The linked blocks must be in the node.
+ */
+export async function pinDirectory(kubo: KuboRPCClient, entries: readonly DirectoryEntry[], options: { signal?: AbortSignal } = {}): Promise<CID> {
   const { cid, block } = await buildBatchDirectory(entries);
   const stored = await kubo.block.put(block, { format: 'dag-pb', mhtype: 'sha2-256', version: 1, signal: options.signal });
   if (!equals(stored.multihash.bytes, cid.multihash.bytes)) {
     throw new Error(`Kubo stored the batch directory as ${stored}, expected ${cid}`);
   }
   await kubo.pin.add(cid, { recursive: true, signal: options.signal });
-  return { cid, digest: directoryDigestFromCid(cid) };
+  return cid;
 }

@@ -24,6 +24,7 @@ export {
   directoryDigestFromCid,
   metadataDigestFromCid,
   pinBatchDirectory,
+  pinDirectory,
   rawCidFromDigest,
   tokenUriOf,
 } from './cid.ts';

@@ -50,6 +50,8 @@ export function createWorkerActivities(config: Config): { activities: Activities
     contractAddress: address,
     deploymentBlock,
     confirmations: config.ATELIER_CONFIRMATIONS,
+    // Collections: how many assets run at once, and how many are released to the minter together (one batch).
+    collection: { concurrency: config.ATELIER_COLLECTION_CONCURRENCY, mintChunk: config.ATELIER_MINT_BATCH_SIZE },
     minter: {
       batchSize: config.ATELIER_MINT_BATCH_SIZE,
       batchWaitMs: config.ATELIER_MINT_BATCH_WAIT_MS,

@@ -4,6 +4,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   patched,
@@ -23,7 +24,8 @@ import { AtelierApprover, AtelierContentCid, AtelierStage, AtelierTokenId } from
 import type { Activities } from '../activities/index.ts';
 import type { ApprovalNotice } from '../activities/approval.ts';
 import { chainWork, configLookup, imageWork, notices, pinning } from './activityOptions.ts';
-import { approveSignal, approveUpdate, cancelUpdate, rejectSignal, rejectUpdate, statusQuery } from './messages.ts';
+import { approveSignal, approveUpdate, cancelUpdate, collectionAssetSignal, mintTurnSignal, rejectSignal, rejectUpdate, statusQuery } from './messages.ts';
+import type { CollectionAssetEvent } from '../common/collection.ts';
 import type { CancelInput } from './messages.ts';
 import { mintThroughMinter } from './minter.ts';
 
@@ -36,6 +38,8 @@ const { approvalTrust } = proxyActivities<Activities>(configLookup);
 export interface LifecycleOptions {
   /** Run ids of this asset's earlier runs (rejected, expired, cancelled, failed), oldest first. */
   earlierRuns?: string[];
+  /** Started by a collection: the run reports to it, and mints when the collection gives it its turn. */
+  collection?: { workflowId: string; index: number };
 }
 
 type NoticeEvent = Omit<ApprovalNotice, 'message'>;
@@ -72,6 +76,25 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   /** The decision of the current round, once taken. */
   let decision: DecisionRecord | undefined;
   const work = new CancellationScope();
+  const collection = collectionOf(options?.collection);
+  let mintTurn = false;
+  if (collection) {
+    setHandler(mintTurnSignal, (raw: unknown) => {
+      if ((raw as { index?: unknown } | null)?.index === collection.index) mintTurn = true;
+      else log.warn('mint turn for another asset ignored');
+    });
+  }
+  /** Tells the collection (if any) where this run is; a collection that has ended no longer listens. */
+  const report = async (event: Omit<CollectionAssetEvent, 'index'>) => {
+    if (!collection) return;
+    try {
+      await CancellationScope.nonCancellable(() =>
+        getExternalWorkflowHandle(collection.workflowId).signal(collectionAssetSignal, { index: collection.index, ...event }),
+      );
+    } catch (error) {
+      log.warn('collection not told', { event: event.event, error: (error as Error).message });
+    }
+  };
 
   const setStage = (stage: Stage) => {
     status.stage = stage;
@@ -150,13 +173,15 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   );
 
   try {
-    const minted = await work.run(() => lifecycle());
-    return minted;
+    const ended = await work.run(() => lifecycle());
+    if (collection) await report({ event: 'ended', stage: ended.stage });
+    return ended;
   } catch (error) {
     if (!isCancellation(error)) {
       status.error = describeFailure(error);
       setStage('failed');
       await noticeLane;
+      if (collection) await report({ event: 'ended', stage: 'failed', error: status.error });
       throw error;
     }
     // Cancelled (the `cancel` Update, or a cancel request to the run): close what is open, then end.
@@ -164,6 +189,7 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     setStage('cancelled');
     if (openRequest) notify({ ...openRequest, event: 'cancelled', cancelled: status.cancelled });
     await CancellationScope.nonCancellable(() => noticeLane);
+    if (collection) await report({ event: 'ended', stage: 'cancelled' });
     return result(status, [], null);
   }
 
@@ -224,6 +250,13 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
       { contents: [...formatted.renditions, formatted.metadata] },
     ]);
 
+    if (collection) {
+      // The collection publishes its provenance hash once every image is final, then gives the
+      // turns in its order, so that token ids follow it.
+      setStage('awaiting_mint');
+      await report({ event: 'ready' });
+      await condition(() => mintTurn);
+    }
     setStage('minting');
     // Once the mint is under way it finishes: a cancel now would leave a transaction nobody watches.
     const mint: MintReceipt = await CancellationScope.nonCancellable(() => mintUntilConfirmed(spec, formatted));
@@ -249,6 +282,8 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     const notice = noticeOf(spec, status, draft);
     openRequest = notice;
     notify({ ...notice, event: 'requested' });
+    // Only a collection's asset waits for this (an await changes the order of the round's commands).
+    if (collection) await report({ event: 'awaiting_approval' });
     if (!(await condition(() => decision !== undefined, remindAt - Date.now()))) {
       status.reminders++;
       notify({ ...notice, event: 'reminder' });
@@ -333,6 +368,13 @@ function cancelRefusal(status: AssetStatus, raw: unknown): void {
   if (status.cancelled) throw new Error(`${status.workflowId} is already cancelled`);
   if (['minting', 'minted'].includes(status.stage)) throw new Error(`${status.workflowId} is ${status.stage}: a mint under way is not cancelled`);
   if (['rejected', 'expired', 'failed'].includes(status.stage)) throw new Error(`${status.workflowId} has already ended (${status.stage})`);
+}
+
+function collectionOf(value: unknown): LifecycleOptions['collection'] | undefined {
+  const c = value as LifecycleOptions['collection'] | undefined;
+  if (typeof c !== 'object' || c === null) return undefined;
+  if (typeof c.workflowId !== 'string' || !/^collection:[a-z0-9][a-z0-9-]{0,62}$/.test(c.workflowId)) return undefined;
+  return Number.isInteger(c.index) && c.index >= 0 && c.index < 100_000 ? { workflowId: c.workflowId, index: c.index } : undefined;
 }
 
 function validRunIds(value: unknown): string[] {

@@ -1,3 +1,4 @@
 // Every workflow the worker serves.
 export { assetLifecycle } from './assetLifecycle.ts';
 export { minter } from './minter.ts';
+export { collectionRun } from './collectionRun.ts';

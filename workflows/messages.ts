@@ -1,6 +1,7 @@
 // Signals, queries and Updates that clients (CLI, scripts, the Slack app) share with the workflows.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AssetStatus } from '../common/asset.ts';
+import type { CollectionAssetEvent, CollectionCancelInput, CollectionDecisionInput, CollectionProgress } from '../common/collection.ts';
 import type { DecisionInput, DecisionRecord } from '../common/decision.ts';
 import type { MintAnswer, MintRequest, MinterStatus } from '../common/mint.ts';
 import { mintRequestSignalName, mintResultSignalName } from '../common/mint.ts';
@@ -28,3 +29,17 @@ export const statusQuery = defineQuery<AssetStatus>('status');
 export const mintRequestSignal = defineSignal<[MintRequest]>(mintRequestSignalName);
 export const mintResultSignal = defineSignal<[MintAnswer]>(mintResultSignalName);
 export const minterStatusQuery = defineQuery<MinterStatus>('minterStatus');
+
+// Collections (workflows/collectionRun.ts): progress, steering, and the asset runs' reports to it.
+export const collectionProgressQuery = defineQuery<CollectionProgress>('progress');
+export const pauseCollectionUpdate = defineUpdate<CollectionProgress, [CollectionDecisionInput]>('pause');
+export const resumeCollectionUpdate = defineUpdate<CollectionProgress, [CollectionDecisionInput]>('resume');
+/** Nothing is left half-minted: assets not yet minting end cancelled, those minting finish. */
+export const cancelCollectionUpdate = defineUpdate<CollectionProgress, [CollectionCancelInput]>('cancel');
+/** Starts the failed assets again; answers with how many. */
+export const retryFailedUpdate = defineUpdate<number, [CollectionDecisionInput]>('retryFailed');
+/** Sample mode: a person, having approved the sampled assets, releases the rest. */
+export const approveRestUpdate = defineUpdate<CollectionProgress, [CollectionDecisionInput]>('approveRest');
+export const collectionAssetSignal = defineSignal<[CollectionAssetEvent]>('collectionAsset');
+/** The collection tells an asset run it may mint now (token order follows the collection's order). */
+export const mintTurnSignal = defineSignal<[{ index: number }]>('mintTurn');
