@@ -10,6 +10,8 @@ import { ConfigError, loadConfig } from '../common/config.ts';
 import { isHexKey, newDecisionKey, publicKeyOf } from '../common/decision.ts';
 import { SpecError, parseAssetSpec } from '../common/spec.ts';
 import { AssetNotFound, AtelierClient, DecisionRefused } from './atelier.ts';
+import { CollectionNotFound, CollectionRefused } from './collection.ts';
+import { CollectionUsageError, collectionCommand, collectionUsage } from './collectionCli.ts';
 import { printTable } from './printTable.ts';
 
 const usage = `usage: atelier <command> [options]
@@ -26,6 +28,7 @@ const usage = `usage: atelier <command> [options]
   status <asset> [--json]
   list [--collection <id>] [--stage <stage>] [--json]
   keys new <name> [--out <file>]           make an approver key pair; prints the public key for specs
+${collectionUsage}
 
 <asset> is <collection>:<key> or asset:<collection>:<key>. Durations: 90s, 15m, 4h, 2d.
 A decision is for the round and draft you name (--round, --draft: what you looked at), or else for
@@ -42,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return command ? exit.ok : exit.badInput;
   }
+  if (command === 'collection') return collectionCommand(rest, loadConfig(), process.env.ATELIER_USER ?? os.userInfo().username);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -302,17 +306,18 @@ export function formatStatus(status: AssetStatus): string {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof UsageError) console.error(`atelier: ${error.message}\n\n${usage}`);
+    if (error instanceof UsageError || error instanceof CollectionUsageError) console.error(`atelier: ${error.message}\n\n${usage}`);
     else console.error(`atelier: ${error instanceof Error ? error.message : String(error)}`);
     const code =
       error instanceof UsageError ||
+      error instanceof CollectionUsageError ||
       error instanceof SpecError ||
       error instanceof ConfigError ||
       (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
         ? exit.badInput
-        : error instanceof DecisionRefused
+        : error instanceof DecisionRefused || error instanceof CollectionRefused
           ? exit.refused
-          : error instanceof AssetNotFound
+          : error instanceof AssetNotFound || error instanceof CollectionNotFound
             ? exit.notFound
             : exit.failed;
     process.exit(code);
