@@ -45,13 +45,13 @@ export function planCollectionFile(file: string): CollectionPlan {
     if (fs.statSync(file).size > MAX_SPEC_BYTES) throw new Error(`over ${MAX_SPEC_BYTES} bytes`);
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
-    throw new SpecError([`cannot read collection spec ${file}: ${(error as Error).message}`]);
+    throw new SpecError([`cannot read collection spec ${file}: ${(error as Error).message}`], 'collection spec');
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new SpecError([`${file} is not valid JSON: ${(error as Error).message}`]);
+    throw new SpecError([`${file} is not valid JSON: ${(error as Error).message}`], 'collection spec');
   }
   return planCollection(json);
 }
@@ -59,7 +59,7 @@ export function planCollectionFile(file: string): CollectionPlan {
 /** The same checks for a spec given as a value. */
 export function planCollection(input: unknown): CollectionPlan {
   const checked = checkCollectionSpec(input);
-  if (!checked.ok) throw new SpecError(checked.problems);
+  if (!checked.ok) throw new SpecError(checked.problems, 'collection spec');
   const spec = checked.spec;
   let structure: TraitStructure;
   if (spec.generator.kind === 'openai') structure = structureOfOpenAIGenerator(spec.generator);
@@ -67,11 +67,11 @@ export function planCollection(input: unknown): CollectionPlan {
     try {
       structure = traitStructureOf(loadLayerSet(spec.generator.layerSet));
     } catch (error) {
-      throw new SpecError([`generator.layerSet: ${(error as Error).message}`]);
+      throw new SpecError([`generator.layerSet: ${(error as Error).message}`], 'collection spec');
     }
   }
   const plan = deriveDna(structure, spec.size, spec.seed);
-  if (!plan.ok) throw new SpecError([`size: ${plan.reason}`]);
+  if (!plan.ok) throw new SpecError([`size: ${plan.reason}`], 'collection spec');
   return { spec, structure, dna: plan.dna };
 }
 

@@ -3,6 +3,10 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CollectionProgress, ProgressStage } from '../common/collection.ts';
 import type { Config } from '../common/config.ts';
+import { renderContactSheet } from '../activities/contactSheet.ts';
+import { composeTraits } from '../activities/generate.ts';
+import { traitsOfDna } from '../common/dna.ts';
+import { loadLayerSet } from '../common/layerSet.ts';
 import { AtelierClient } from './atelier.ts';
 import { CollectionClient, isSettled, planCollectionFile, rarityPreview } from './collection.ts';
 import { printTable } from './printTable.ts';
@@ -69,11 +73,15 @@ export async function collectionCommand(
       ['layer', 'option', 'count', 'frequency'],
       rarity.traits.map((t) => [t.layer, t.option, String(t.count), `${(t.frequency * 100).toFixed(2)}%`]),
     );
-    if (sheetRenderer) {
+    if (plan.spec.generator.kind === 'layers') {
+      // The first drafts composed here exactly as the worker will (same DNA, same bytes).
+      const set = loadLayerSet(plan.spec.generator.layerSet);
+      const images = [];
+      for (const dna of plan.dna.slice(0, 64)) images.push(await composeTraits(set, plan.spec.generator.layerSet, traitsOfDna(plan.structure, dna)));
       const file = values.sheet ?? `${plan.spec.id}-contact-sheet.png`;
-      fs.writeFileSync(file, await sheetRenderer(plan));
-      console.log(`contact sheet of the first ${Math.min(64, plan.dna.length)} drafts: ${file}`);
-    }
+      fs.writeFileSync(file, await renderContactSheet(images));
+      console.log(`contact sheet of the first ${images.length} drafts: ${file}`);
+    } else console.log('no contact sheet: the openai generator makes images only when the collection runs');
     console.log('nothing started (atelier collection start <file> starts it)');
     return 0;
   }

@@ -7,8 +7,11 @@ import { checkSpec } from './specSchema.ts';
 export { assetSpecSchema } from './specSchema.ts';
 
 export class SpecError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid asset spec:\n  ${problems.join('\n  ')}`);
+  constructor(
+    readonly problems: string[],
+    what = 'asset spec',
+  ) {
+    super(`Invalid ${what}:\n  ${problems.join('\n  ')}`);
     this.name = 'SpecError';
   }
 }
