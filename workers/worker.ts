@@ -38,6 +38,9 @@ export async function createAtelierWorker(config: Config, options: { workflowBun
     // dev server has one history shard and one SQLite connection) past that second; a few slots keep
     // the queue short and let tasks wait in the task queue instead, dispatched with a 10 s deadline.
     maxConcurrentActivityTaskExecutions: config.ATELIER_WORKER_MAX_ACTIVITIES,
+    // A collection keeps thousands of asset runs open (waiting for their mint turn): the cache holds
+    // the busy ones, the others are replayed from their short histories when their turn comes.
+    maxCachedWorkflows: config.ATELIER_WORKER_MAX_CACHED_WORKFLOWS,
   });
   return {
     worker,
