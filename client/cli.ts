@@ -11,6 +11,7 @@ import { isHexKey, newDecisionKey, publicKeyOf } from '../common/decision.ts';
 import { SpecError, parseAssetSpec } from '../common/spec.ts';
 import { AssetNotFound, AtelierClient, DecisionRefused } from './atelier.ts';
 import { CollectionNotFound, CollectionRefused } from './collection.ts';
+import { importHashLips } from './hashlips.ts';
 import { CollectionUsageError, collectionCommand, collectionUsage } from './collectionCli.ts';
 import { printTable } from './printTable.ts';
 
@@ -29,6 +30,8 @@ const usage = `usage: atelier <command> [options]
   list [--collection <id>] [--stage <stage>] [--json]
   keys new <name> [--out <file>]           make an approver key pair; prints the public key for specs
 ${collectionUsage}
+  layers import-hashlips <folder> --name <set> --order <Layer,Layer,...> [--size <px>] [--overwrite]
+                                           a HashLips layers folder (<Layer>/<Trait>#<weight>.png) as a layer set
 
 <asset> is <collection>:<key> or asset:<collection>:<key>. Durations: 90s, 15m, 4h, 2d.
 A decision is for the round and draft you name (--round, --draft: what you looked at), or else for
@@ -46,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? exit.ok : exit.badInput;
   }
   if (command === 'collection') return collectionCommand(rest, loadConfig(), process.env.ATELIER_USER ?? os.userInfo().username);
+  if (command === 'layers') return importLayers(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -173,6 +177,38 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await client.close();
   }
+}
+
+/** `layers import-hashlips <folder> --name <set> --order A,B,C [--size N] [--overwrite]`. */
+async function importLayers(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, order: { type: 'string' }, size: { type: 'string' }, overwrite: { type: 'boolean' } },
+  });
+  const [verb, folder, extra] = positionals;
+  if (verb !== 'import-hashlips' || !folder || extra !== undefined)
+    throw new UsageError('usage: atelier layers import-hashlips <folder> --name <set> --order A,B,C');
+  if (!values.name) throw new UsageError('layers import-hashlips needs --name <set>: the layer set folder it creates');
+  const order = (values.order ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (order.length === 0) throw new UsageError("layers import-hashlips needs --order <Layer,Layer,...>: the layers bottom first, as in HashLips' layersOrder");
+  if (values.size !== undefined && !/^[1-9][0-9]{1,3}$/.test(values.size)) throw new UsageError(`--size expects pixels (64-4096), got "${values.size}"`);
+  try {
+    const imported = await importHashLips({
+      from: folder,
+      name: values.name,
+      order,
+      size: values.size === undefined ? undefined : Number(values.size),
+      overwrite: values.overwrite === true,
+    });
+    console.log(`imported ${imported.layers} layers, ${imported.options} options (${imported.combinations} combinations) into ${imported.dir}`);
+  } catch (error) {
+    throw new UsageError(`layers import-hashlips: ${(error as Error).message}`);
+  }
+  return exit.ok;
 }
 
 /** An approver key file as `atelier keys new` writes it. */
