@@ -170,7 +170,11 @@ export class CollectionClient {
     try {
       return await update();
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new CollectionNotFound(`no running collection "${id}"`);
+      if (error instanceof WorkflowNotFoundError) {
+        const ended = await this.describeRun(collectionWorkflowIdOf(id)).catch(() => undefined);
+        if (ended) throw new CollectionRefused(`collection ${id} has ended (${ended.status.name.toLowerCase()}); nothing to steer`);
+        throw new CollectionNotFound(`no collection "${id}"`);
+      }
       if (error instanceof WorkflowUpdateFailedError) throw new CollectionRefused((error.cause as Error | undefined)?.message ?? error.message);
       throw error;
     }
