@@ -229,7 +229,7 @@ describe('a 100-asset collection', () => {
     expect(collectionMetadata.seller_fee_basis_points).toBe(500);
     const sheet = await sharp(await gatewayGet(done.published!.contactSheetCid!)).metadata();
     expect(sheet.format).toBe('png');
-  });
+  }, 600_000);
 });
 
 describe('steering a collection', () => {
@@ -253,7 +253,7 @@ describe('steering a collection', () => {
       }
     });
     await expect(collections.cancel(id, 'tester', 'again')).rejects.toThrow(CollectionRefused);
-  });
+  }, 600_000);
 
   it('sample mode: the rest waits until a person approved the sample and released it in one decision', async () => {
     const plan = planCollection(
@@ -273,7 +273,7 @@ describe('steering a collection', () => {
     const done = await untilSettled(id);
     expect(done.counts.minted).toBe(12);
     expect(done.sample!.released!.by).toBe('maria');
-  });
+  }, 600_000);
 
   it('an impossible spec is refused at the edge and by the workflow, before any asset starts', async () => {
     const spec = collectionSpec({ size: 401 });
@@ -290,7 +290,7 @@ describe('steering a collection', () => {
     const failure = JSON.stringify(history.events?.at(-1));
     expect(failure).toMatch(/ImpossibleCollection/);
     expect(history.events?.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
-  });
+  }, 600_000);
 });
 
 describe('a worker killed mid-collection', () => {
@@ -323,5 +323,5 @@ describe('a worker killed mid-collection', () => {
     } finally {
       await killProcess(process1.child);
     }
-  });
+  }, 600_000);
 });
