@@ -15,7 +15,18 @@ import type { CollectionProgress } from '../common/collection.ts';
 import { collectionWorkflowIdOf } from '../common/collection.ts';
 import { SpecError } from '../common/spec.ts';
 import { assetIdOf } from '../contracts/index.ts';
-import { chain, config, gatewayGet, killProcess, newMinterSigner, spawnWorkerProcess, startWorker, uniqueCollection, waitFor } from './support/harness.ts';
+import {
+  chain,
+  config,
+  gatewayGet,
+  killProcess,
+  newMinterSigner,
+  saveHistoryIfAsked,
+  spawnWorkerProcess,
+  startWorker,
+  uniqueCollection,
+  waitFor,
+} from './support/harness.ts';
 
 const layerSetsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atelier-layers-'));
 let atelier: AtelierClient;
@@ -273,6 +284,9 @@ describe('steering a collection', () => {
     const done = await untilSettled(id);
     expect(done.counts.minted).toBe(12);
     expect(done.sample!.released!.by).toBe('maria');
+    // A small collection's run and one sampled asset's, for the replay test.
+    await saveHistoryIfAsked(collectionWorkflowIdOf(id), 'collection-sample');
+    await saveHistoryIfAsked(`asset:${id}:${sampled.sample!.assetKeys[0]}`, 'collection-asset-sampled');
   }, 600_000);
 
   it('an impossible spec is refused at the edge and by the workflow, before any asset starts', async () => {

@@ -3,6 +3,8 @@
 // minter's (minter-batches.json: a full batch, a batch window, answers, continue-as-new) with
 // `ATELIER_SAVE_HISTORIES=1 npx vitest run test/timeskip/minter.test.ts`, and an asset minted in batch
 // mode through the minter (batch-mode.json) with `ATELIER_SAVE_HISTORIES=1 npx vitest run test/batchHistory.test.ts`
+// a collection's run and one of its assets' (collection-sample.json, collection-asset-sampled.json) with
+// `ATELIER_SAVE_HISTORIES=1 npx vitest run test/collection.test.ts -t sample`
 // (add, never replace, when the workflow changes: old ones are what running workflows look like).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +26,8 @@ describe('replay of saved histories', () => {
         'auto-policy.json',
         'minter-batches.json',
         'batch-mode.json',
+        'collection-sample.json',
+        'collection-asset-sampled.json',
       ]),
     );
   });
