@@ -4,7 +4,19 @@ import type { DecisionRecord } from './decision.ts';
 
 export type { DecisionInput, DecisionRecord } from './decision.ts';
 
-export const stages = ['generating', 'awaiting_approval', 'formatting', 'pinning', 'awaiting_mint', 'minting', 'minted', 'rejected', 'expired', 'cancelled', 'failed'] as const;
+export const stages = [
+  'generating',
+  'awaiting_approval',
+  'formatting',
+  'pinning',
+  'awaiting_mint',
+  'minting',
+  'minted',
+  'rejected',
+  'expired',
+  'cancelled',
+  'failed',
+] as const;
 export type Stage = (typeof stages)[number];
 export const finalStages: readonly Stage[] = ['minted', 'rejected', 'expired', 'cancelled', 'failed'];
 /** Ended without a token: such an asset may be started again as a new run. */
