@@ -120,7 +120,7 @@ export async function pinBatchDirectory(
 
 /**
  * Stores and pins the directory of `entries` (named by `name`, else by position): one dag-pb block,
- * so up to about 10,000 entries (Kubo takes blocks up to 2 MiB). The linked blocks must be in the node.
+ * about 50 bytes an entry, so up to about 20,000 entries (Kubo refuses blocks over 1 MiB). The linked blocks must be in the node.
  */
 export async function pinDirectory(kubo: KuboRPCClient, entries: readonly DirectoryEntry[], options: { signal?: AbortSignal } = {}): Promise<CID> {
   const { cid, block } = await buildBatchDirectory(entries);

@@ -343,6 +343,29 @@ describe('steering a collection', () => {
     await saveHistoryIfAsked(`asset:${id}:${sampled.sample!.assetKeys[0]}`, 'collection-asset-sampled');
   }, 600_000);
 
+  it('each mode: every asset awaits its own decision, a rejected one ends rejected and the rest mint', async () => {
+    const plan = planCollection(
+      collectionSpec({
+        size: 3,
+        seed: 42,
+        approval: { mode: 'each', approvers: ['maria'], unsigned: true, remindAfter: '1h', expireAfter: '2h', maxRounds: 1 },
+      }),
+    );
+    const id = plan.spec.id;
+    await collections.start(plan);
+    await waitFor('every asset awaiting approval', async () => ((await collections.progress(id)).counts.awaiting_approval === 3 ? true : undefined));
+    await expect(atelier.approve(`${id}:1`, { by: 'mallory', via: 'cli' })).rejects.toThrow(/not an allowed approver|may not|mallory/);
+    await atelier.approve(`${id}:1`, { by: 'maria', via: 'cli' });
+    await atelier.approve(`${id}:2`, { by: 'maria', via: 'cli' });
+    await atelier.reject(`${id}:3`, { by: 'maria', via: 'cli', comment: 'off brand' });
+    const done = await untilSettled(id);
+    expect(done.phase).toBe('completed');
+    expect(done.counts).toMatchObject({ minted: 2, rejected: 1 });
+    expect(done.published!.count).toBe(2);
+    const tokens = await tokensOnChain(id, 3);
+    expect(tokens[2]).toBeNull();
+  }, 600_000);
+
   it('an impossible spec is refused at the edge and by the workflow, before any asset starts', async () => {
     const spec = collectionSpec({ size: 401 });
     expect(() => planCollection(spec)).toThrow(SpecError);
