@@ -9,7 +9,8 @@ export const collectionWorkflowIdOf = (collectionId: string) => `collection:${co
 /**
  * Each asset's place in the run, one character per asset (a 10,000-asset run carries 10 KB across
  * continue-as-new): `.` not started, `h` held until the sample is approved, `g` generating to
- * pinning, `a` awaiting approval, `r` pinned and waiting for its mint turn, `m` minting, then the
+ * pinning, `a` awaiting approval, `r` pinned and waiting for its mint turn, `m` given its turn, `q`
+ * its request with the minter (both count as minting), then the
  * ends: `M` minted, `x` rejected, `e` expired, `c` cancelled, `f` failed.
  */
 export const assetCodes = {
@@ -39,7 +40,7 @@ export function codeOfFinalStage(stage: Stage): AssetCode | undefined {
 /** What an asset run (started by the collection) tells its collection. */
 export interface CollectionAssetEvent {
   index: number;
-  event: 'awaiting_approval' | 'ready' | 'ended';
+  event: 'awaiting_approval' | 'ready' | 'requested' | 'ended';
   /** With `ended`: the run's final stage. */
   stage?: Stage;
   /** With `ended` as failed: why. */
@@ -143,7 +144,10 @@ export interface CollectionCancelInput {
 /** Counts per progress stage from the codes. */
 export function countCodes(codes: ArrayLike<string>): Record<ProgressStage, number> {
   const byCode: Record<string, number> = {};
-  for (let i = 0; i < codes.length; i++) byCode[codes[i]!] = (byCode[codes[i]!] ?? 0) + 1;
+  for (let i = 0; i < codes.length; i++) {
+    const code = codes[i] === 'q' ? 'm' : codes[i]!;
+    byCode[code] = (byCode[code] ?? 0) + 1;
+  }
   const counts = {} as Record<ProgressStage, number>;
   for (const [stage, code] of Object.entries(assetCodes) as [ProgressStage, string][]) counts[stage] = byCode[code] ?? 0;
   return counts;

@@ -259,7 +259,10 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     }
     setStage('minting');
     // Once the mint is under way it finishes: a cancel now would leave a transaction nobody watches.
-    const mint: MintReceipt = await CancellationScope.nonCancellable(() => mintUntilConfirmed(spec, formatted));
+    // A collection's asset says when the minter has its request: the collection then gives the next
+    // batch its turn, which the minter can only queue behind this one.
+    const requested = collection ? () => report({ event: 'requested' }) : undefined;
+    const mint: MintReceipt = await CancellationScope.nonCancellable(() => mintUntilConfirmed(spec, formatted, requested));
     status.tokenId = mint.tokenId;
     status.txHash = mint.txHash;
     upsertSearchAttributes([{ key: AtelierTokenId, value: Number(mint.tokenId) }]);
@@ -309,9 +312,9 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
  * again if the chain dropped it (the contract keeps it to one token per asset). Runs begun before
  * this check took the mint's own answer.
  */
-async function mintUntilConfirmed(spec: AssetSpec, formatted: FormattedAsset): Promise<MintReceipt> {
+async function mintUntilConfirmed(spec: AssetSpec, formatted: FormattedAsset, requested?: () => Promise<void>): Promise<MintReceipt> {
   for (let attempt = 1; ; attempt++) {
-    const mint = await mintStage(spec, formatted);
+    const mint = await mintStage(spec, formatted, requested);
     if (!patched('confirm-mint-on-chain')) return mint;
     const confirmation = await confirmMint.executeWithOptions(
       { ...chainWork, summary: `Read ${spec.collectionId}/${spec.assetKey}'s token back from the chain` },
@@ -323,10 +326,10 @@ async function mintUntilConfirmed(spec: AssetSpec, formatted: FormattedAsset): P
 }
 
 /** Batch mode hands the request to the signer's minter workflow (workflows/minter.ts). */
-async function mintStage(spec: AssetSpec, formatted: FormattedAsset): Promise<MintReceipt> {
+async function mintStage(spec: AssetSpec, formatted: FormattedAsset, requested?: () => Promise<void>): Promise<MintReceipt> {
   const request = { collectionId: spec.collectionId, assetKey: spec.assetKey, recipient: spec.recipient, metadataCid: formatted.metadata.cid };
   return spec.mint?.mode === 'batch' && patched('mint-via-minter')
-    ? mintThroughMinter(request)
+    ? mintThroughMinter(request, requested)
     : mintAsset.executeWithOptions({ ...chainWork, summary: `Mint ${spec.collectionId}/${spec.assetKey} to ${spec.recipient}` }, [request]);
 }
 

@@ -82,6 +82,7 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
   let phase: CollectionPhase = 'preparing';
   let report: CollectionReportRef | null = null;
   /** Indices released to mint and not yet ended: the current minter batch. */
+  /** Indices given their turn whose requests the minter may not hold yet. */
   let releasing: number[] = codes.flatMap((c, i) => (c === 'm' ? [i] : []));
   let changed = true;
   const touch = () => {
@@ -128,7 +129,8 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
       return void log.warn('collection asset event for an asset not running here ignored', { index: event.index, code, event: event.event });
     }
     if (event.event === 'awaiting_approval') codes[event.index] = 'a';
-    else if (event.event === 'ready') codes[event.index] = code === 'm' ? 'm' : 'r';
+    else if (event.event === 'ready') codes[event.index] = code === 'm' || code === 'q' ? code : 'r';
+    else if (event.event === 'requested') codes[event.index] = code === 'm' ? 'q' : code;
     else {
       const ended = codeOfFinalStage(event.stage!)!;
       codes[event.index] = ended;
@@ -234,7 +236,7 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
     const by = (raw as { by: string }).by;
     const approvers = spec.approval.approvers;
     if (approvers.length > 0 && !approvers.includes(by)) throw new Error(`${by} may not release collection ${spec.id} (approvers: ${approvers.join(', ')})`);
-    const undecided = samples.filter((i) => !['r', 'm', 'M'].includes(codes[i]!));
+    const undecided = samples.filter((i) => !['r', 'm', 'q', 'M'].includes(codes[i]!));
     if (undecided.length > 0) {
       const described = undecided.slice(0, 10).map((i) => `#${keyOf(i)} ${describeCode(codes[i]!)}`);
       throw new Error(`the sample is not approved yet: ${described.join(', ')}${undecided.length > 10 ? ` and ${undecided.length - 10} more` : ''}`);
@@ -331,7 +333,10 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
     touch();
   }
 
-  /** The next minter batch, in collection order, once the last one has ended. */
+  /**
+   * The next minter batch, in collection order, once the minter holds every request of the last one:
+   * those are ahead of these in its queue, so its batches cut along the same lines.
+   */
   async function releaseNextChunk(): Promise<void> {
     releasing = releasing.filter((i) => codes[i] === 'm');
     if (releasing.length > 0) return;
@@ -443,9 +448,14 @@ function assetEventShape(raw: unknown, size: number): CollectionAssetEvent | str
   if (typeof raw !== 'object' || raw === null) return 'an event must be an object';
   const r = raw as Record<string, unknown>;
   if (typeof r.index !== 'number' || !Number.isInteger(r.index) || r.index < 0 || r.index >= size) return '"index" must be an asset index of the collection';
-  if (r.event !== 'awaiting_approval' && r.event !== 'ready' && r.event !== 'ended') return '"event" must be awaiting_approval, ready or ended';
+  if (!['awaiting_approval', 'ready', 'requested', 'ended'].includes(r.event as string)) return '"event" must be awaiting_approval, ready, requested or ended';
   if (r.event === 'ended' && (typeof r.stage !== 'string' || !codeOfFinalStage(r.stage as never))) return 'an ended event names a final stage';
-  return { index: r.index, event: r.event, stage: r.stage as CollectionAssetEvent['stage'], error: typeof r.error === 'string' ? r.error : undefined };
+  return {
+    index: r.index,
+    event: r.event as CollectionAssetEvent['event'],
+    stage: r.stage as CollectionAssetEvent['stage'],
+    error: typeof r.error === 'string' ? r.error : undefined,
+  };
 }
 
 function decisionShape(raw: unknown): string | undefined {

@@ -242,7 +242,7 @@ export async function minter(input: MinterInput): Promise<{ batches: number; ans
  * The asset workflow's side: ask the minter (the activity signals-with-start it), then wait for the
  * `mintResult` signal. An asset already on chain is answered at once by the activity.
  */
-export async function mintThroughMinter(request: Omit<MintRequest, 'assetId' | 'replyTo'>): Promise<MintReceipt> {
+export async function mintThroughMinter(request: Omit<MintRequest, 'assetId' | 'replyTo'>, requested?: () => Promise<void>): Promise<MintReceipt> {
   // Anyone can signal this run: only an answer about its own asset counts (it may come before the
   // request's activity reports the asset id), and a token it names is believed only after the run's
   // own chain read (assetLifecycle's confirmMint).
@@ -255,6 +255,8 @@ export async function mintThroughMinter(request: Omit<MintRequest, 'assetId' | '
   for (let refusals = 0; ; ) {
     const asked = await requestMint({ ...request, replyTo: workflowInfo().workflowId });
     if (asked.found) return asked.found;
+    // Collection assets begun before they said so were given turns one batch after another ended.
+    if (requested && patched('collection-mint-requested')) await requested();
     const mine = () => answers.find((a) => a.assetId === asked.assetId);
     if (!(await condition(() => mine() !== undefined, ASK_AGAIN_AFTER))) {
       log.warn('no answer from the minter yet; asking again');
