@@ -52,6 +52,8 @@ import type { Config } from '../common/config.ts';
 import type { DecisionRecord } from '../common/decision.ts';
 import { traitsOfDna } from '../common/dna.ts';
 import { ensureDeployment } from '../scripts/lib/deploy.ts';
+import { prebuiltBundle, writePrebuiltBundle } from '../workers/prebuiltBundle.ts';
+import { bundleAtelierWorkflows } from '../workers/worker.ts';
 import { Stack } from '../scripts/lib/stack.ts';
 import { createWorkerActivities } from '../workers/dependencies.ts';
 
@@ -597,6 +599,8 @@ async function main(): Promise<number> {
     if (!capReached()) {
       const workerLog = path.join(stack.logDir, 'worker-pipeline.log');
       const spawning = Date.now();
+      // The worker starts from the prebuilt workflow bundle, as a deployed one would (npm run build).
+      if (!('bundle' in prebuiltBundle())) writePrebuiltBundle(await bundleAtelierWorkflows());
       worker = await startWorker(workerLog);
       log(`atelier: worker pid ${worker.pid} polling ${TASK_QUEUE} after ${seconds(Date.now() - spawning)} s (log ${path.relative(projectRoot, workerLog)})`);
       workerMemory = new MemorySampler(worker.pid!);

@@ -2,6 +2,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { redactor } from '../common/redact.ts';
+import { prebuiltBundle, prebuiltBundleFile } from './prebuiltBundle.ts';
 import { createAtelierWorker, redactProcessOutput, redactingLogger } from './worker.ts';
 
 try {
@@ -11,7 +12,9 @@ try {
   const redact = redactor(config);
   redactProcessOutput(redact);
   Runtime.install({ logger: redactingLogger(new DefaultLogger('INFO'), redact) });
-  const { worker, close } = await createAtelierWorker(config);
+  const prebuilt = prebuiltBundle();
+  console.log('bundle' in prebuilt ? `workflow code from ${prebuiltBundleFile}` : `bundling the workflow code: ${prebuilt.reason}`);
+  const { worker, close } = await createAtelierWorker(config, 'bundle' in prebuilt ? { workflowBundle: prebuilt.bundle } : {});
   console.log(`worker polling ${config.ATELIER_TASK_QUEUE} on ${config.ATELIER_TEMPORAL_ADDRESS}`);
   await worker.run();
   await close();
