@@ -67,7 +67,7 @@ export function createCollectionActivities({ kubo, signer, contractAddress, coll
       };
       facts.metadataCid = contentCid;
       facts.imageSha256 = metadata.properties?.renditions?.find((r) => r.name === 'original')?.sha256 ?? null;
-      facts.draftCid = metadata.properties?.provenance?.draft?.uri?.replace(/^ipfs:\/\//, '') ?? null;
+      facts.draftCid = metadata.properties?.provenance?.draft?.uri?.replace('ipfs://', '') ?? null;
       facts.attributes = metadata.attributes ?? [];
     }
     return facts;
@@ -140,7 +140,7 @@ export function createCollectionActivities({ kubo, signer, contractAddress, coll
         fee_recipient: spec.royalties?.receiver,
         provenance: {
           hash: provenanceHash,
-          scheme: 'sha256 of the concatenated lowercase hex sha256 of each token’s original image, in token-id order',
+          scheme: 'sha256 of the concatenated lowercase hex sha256 of the original image of each token, in token-id order',
           count: facts.length,
         },
         atelier: { collectionId: spec.id, size: spec.size, seed: spec.seed },
