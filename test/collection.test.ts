@@ -16,6 +16,7 @@ import { collectionWorkflowIdOf } from '../common/collection.ts';
 import { SpecError } from '../common/spec.ts';
 import { assetIdOf } from '../contracts/index.ts';
 import {
+  atelierCli,
   chain,
   config,
   gatewayGet,
@@ -381,6 +382,44 @@ describe('steering a collection', () => {
     const failure = JSON.stringify(history.events?.at(-1));
     expect(failure).toMatch(/ImpossibleCollection/);
     expect(history.events?.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
+  }, 600_000);
+});
+
+describe('the CLI', () => {
+  it('plans without starting, refuses a bad spec naming its fields, starts with --wait and reports', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collection-cli-'));
+    const spec = collectionSpec({ size: 6, seed: 77 });
+    const file = path.join(dir, 'collection.json');
+    fs.writeFileSync(file, JSON.stringify(spec));
+    const plan = await atelierCli(['collection', 'plan', file, '--sheet', path.join(dir, 'sheet.png')]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain(`collection ${spec.id}: 6 unique DNA from seed 77`);
+    expect((await sharp(path.join(dir, 'sheet.png')).metadata()).format).toBe('png');
+    await expect(collections.progress(spec.id)).rejects.toThrow(/no collection/);
+
+    fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ ...spec, size: 0, recipient: ['0x1'], approval: { mode: 'sometimes' } }));
+    const bad = await atelierCli(['collection', 'start', path.join(dir, 'bad.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/size:/);
+    expect(bad.stderr).toMatch(/recipient/);
+    expect(bad.stderr).toMatch(/approval/);
+
+    const started = await atelierCli(['collection', 'start', file, '--wait']);
+    expect(started.code).toBe(0);
+    expect(started.stdout.trim().split('\n').at(-1)).toMatch(new RegExp(`^collection ${spec.id}: minted 6/6 in \\d+ s$`));
+    const report = await atelierCli(['collection', 'report', spec.id, '--json']);
+    const json = JSON.parse(report.stdout) as Report;
+    expect(json.provenanceHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(json.assets.map((a) => a.assetKey)).toEqual(['1', '2', '3', '4', '5', '6']);
+    for (const asset of json.assets) {
+      expect(asset.tokenId).toMatch(/^[0-9]+$/);
+      expect(asset.metadataCid).toMatch(/^baf/);
+      expect(Object.keys(asset.traits)).toEqual(['Background', 'Body', 'Eyes', 'Hat']);
+    }
+    const csv = await atelierCli(['collection', 'report', spec.id, '--csv']);
+    expect(csv.stdout.split('\n')[0]).toBe('layer,option,count,frequency');
+    const status = await atelierCli(['collection', 'status', spec.id]);
+    expect(status.stdout).toMatch(/minted\s+█+\s+6\/6/);
   }, 600_000);
 });
 

@@ -65,6 +65,9 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
   const carried = input.state;
   const historyLimit = Math.max(200, Math.min(DEFAULT_HISTORY_LIMIT * 4, input.historyLimit ?? DEFAULT_HISTORY_LIMIT));
 
+  // Answered from the first moment (the plan below reads the layer set first).
+  const begun = carried?.startedAt ?? Date.now();
+  setHandler(collectionProgressQuery, () => planningProgress(spec, info.workflowId, begun, carried?.runs ?? 1));
   const structure = carried?.structure ?? (await collectionStructure({ generator: spec.generator }));
   // The same seed and structure give the same DNA in every run: it is derived, never carried.
   const plan = deriveDna(structure, spec.size, spec.seed);
@@ -78,7 +81,7 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
   const codes: string[] = carried ? carried.codes.split('') : Array.from({ length: spec.size }, (_, i) => (samples.length && !sampled.has(i) ? 'h' : '.'));
   const state: Omit<CarriedCollectionState, 'codes' | 'structure' | 'settings'> = carried
     ? { ...carried }
-    : { failures: [], failed: 0, published: null, released: null, cancelled: null, paused: false, startedAt: Date.now(), runs: 1 };
+    : { failures: [], failed: 0, published: null, released: null, cancelled: null, paused: false, startedAt: begun, runs: 1 };
   let phase: CollectionPhase = 'preparing';
   let report: CollectionReportRef | null = null;
   /** Indices released to mint and not yet ended: the current minter batch. */
@@ -419,6 +422,31 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
   function allEnded(): boolean {
     return codes.every(isEnded);
   }
+}
+
+/** Progress before the plan is made: every asset waiting. */
+function planningProgress(spec: CollectionInput['spec'], workflowId: string, startedAt: number, runs: number): CollectionProgress {
+  return {
+    workflowId,
+    id: spec.id,
+    name: spec.name,
+    size: spec.size,
+    phase: 'preparing',
+    paused: false,
+    counts: { ...countCodes(''), waiting: spec.size },
+    failures: [],
+    failed: 0,
+    sample: null,
+    ratePerMinute: 0,
+    etaSeconds: null,
+    startedAt: new Date(startedAt).toISOString(),
+    elapsedSeconds: Math.round((Date.now() - startedAt) / 1000),
+    published: null,
+    report: null,
+    cancelled: null,
+    runs,
+    concurrency: spec.concurrency ?? 0,
+  };
 }
 
 function isEnded(code: string): boolean {
