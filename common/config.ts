@@ -50,7 +50,7 @@ const variables = {
   // Activities one worker runs at once (workers/worker.ts says why it is not the SDK's 100).
   ATELIER_WORKER_MAX_ACTIVITIES: { schema: z.coerce.number().int().min(1).max(1000), default: '8', example: '8' },
   // Workflow runs a worker keeps in memory between tasks (the SDK's default grows with the heap: thousands).
-  ATELIER_WORKER_MAX_CACHED_WORKFLOWS: { schema: z.coerce.number().int().min(10).max(100_000), default: '500', example: '500' },
+  ATELIER_WORKER_MAX_CACHED_WORKFLOWS: { schema: z.coerce.number().int().min(10).max(100_000), default: '250', example: '250' },
   // Collections (workflows/collectionRun.ts): how many of a collection's assets run at once (a spec's own `concurrency` wins).
   ATELIER_COLLECTION_CONCURRENCY: { schema: z.coerce.number().int().min(1).max(256), default: '16', example: '16' },
   // Batch minting (workflows/minter.ts, docs/minting.md): batch size, how long the first request waits for
