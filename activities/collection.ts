@@ -7,7 +7,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Signer } from 'ethers';
 import type { KuboRPCClient } from 'kubo-rpc-client';
 import { CID } from 'multiformats/cid';
-import { workflowIdOf } from '../common/asset.ts';
+import { finalStages, workflowIdOf } from '../common/asset.ts';
 import type { CollectionReportRef, CollectionSettings, Published } from '../common/collection.ts';
 import type { CollectionSpec } from '../common/collectionSpec.ts';
 import { structureOfOpenAIGenerator } from '../common/collectionSpec.ts';
@@ -35,6 +35,8 @@ interface AssetFacts {
   imageSha256: string | null;
   draftCid: string | null;
   attributes: { trait_type: string; value: unknown }[];
+  /** The run is open and its stage is not a final one. */
+  running: boolean;
 }
 
 const READ_CONCURRENCY = 16;
@@ -45,7 +47,7 @@ export function createCollectionActivities({ kubo, signer, contractAddress, coll
 
   /** The asset's run (described, no worker needed) and, once formatted, its metadata from IPFS. */
   async function factsOf(spec: CollectionSpec, index: number): Promise<AssetFacts> {
-    const facts: AssetFacts = { index, stage: null, tokenId: null, metadataCid: null, imageSha256: null, draftCid: null, attributes: [] };
+    const facts: AssetFacts = { index, stage: null, tokenId: null, metadataCid: null, imageSha256: null, draftCid: null, attributes: [], running: false };
     let description;
     try {
       description = await Context.current()
@@ -58,6 +60,8 @@ export function createCollectionActivities({ kubo, signer, contractAddress, coll
     const attributes = description.typedSearchAttributes;
     facts.stage = attributes.get(AtelierStage) ?? null;
     facts.tokenId = attributes.get(AtelierTokenId) ?? null;
+    // A run that has set its final stage is ending (its report to the collection is under way).
+    facts.running = description.status.name === 'RUNNING' && !(finalStages as readonly string[]).includes(facts.stage ?? '');
     const contentCid = attributes.get(AtelierContentCid) ?? null;
     // Before formatting the content CID is the draft's; after it, the metadata's.
     if (contentCid && ['awaiting_mint', 'minting', 'minted'].includes(facts.stage ?? '')) {
@@ -246,6 +250,7 @@ export function createCollectionActivities({ kubo, signer, contractAddress, coll
         metadataRootCid: report.metadataRootCid,
         minted: minted.length,
         tokenOrderMatchesProvenance: report.tokenOrderMatchesProvenance,
+        stillRunning: facts.filter((f) => f.running).map((f) => ({ index: f.index, stage: f.stage })),
       };
     },
   };

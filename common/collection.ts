@@ -67,6 +67,8 @@ export interface CollectionReportRef {
   minted: number;
   /** The hash recomputed from the minted tokens' images in token-id order equals the published one. */
   tokenOrderMatchesProvenance: boolean;
+  /** Asset runs still going that the collection had counted as ended (a forged report): it goes on for them. */
+  stillRunning: { index: number; stage: string | null }[];
 }
 
 export interface CollectionProgress {

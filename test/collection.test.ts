@@ -367,6 +367,27 @@ describe('steering a collection', () => {
     expect(tokens[2]).toBeNull();
   }, 600_000);
 
+  it('a forged report that an asset ended does not leave it behind: the report reads the runs, and the collection waits for it', async () => {
+    const plan = planCollection(
+      collectionSpec({ size: 2, seed: 8, approval: { mode: 'each', approvers: [], unsigned: true, remindAfter: '1h', expireAfter: '2h', maxRounds: 1 } }),
+    );
+    const id = plan.spec.id;
+    await collections.start(plan);
+    await waitFor('both assets awaiting approval', async () => ((await collections.progress(id)).counts.awaiting_approval === 2 ? true : undefined));
+    // Anyone with namespace access can send this.
+    await atelier.temporal.workflow.getHandle(collectionWorkflowIdOf(id)).signal('collectionAsset', { index: 0, event: 'ended', stage: 'rejected' });
+    await waitFor('the forged end counted', async () => ((await collections.progress(id)).counts.rejected === 1 ? true : undefined));
+    await atelier.approve(`${id}:1`, { by: 'maria', via: 'cli' });
+    await atelier.approve(`${id}:2`, { by: 'maria', via: 'cli' });
+    const done = await untilSettled(id);
+    expect(done.phase).toBe('completed');
+    expect(done.counts.minted).toBe(2);
+    expect((await tokensOnChain(id, 2)).every((t) => t !== null)).toBe(true);
+    // Its image was not in the hash published without it: the report says so.
+    expect(done.published!.count).toBe(1);
+    expect(done.report!.tokenOrderMatchesProvenance).toBe(false);
+  }, 600_000);
+
   it('an impossible spec is refused at the edge and by the workflow, before any asset starts', async () => {
     const spec = collectionSpec({ size: 401 });
     expect(() => planCollection(spec)).toThrow(SpecError);

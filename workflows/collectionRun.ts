@@ -275,7 +275,8 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
           // Failed assets may be retried; a collection nobody retries completes after SETTLED_WAIT.
           if (await condition(() => !codes.every(isEnded) || Boolean(state.cancelled), SETTLED_WAIT)) continue;
         }
-        return finish('completed');
+        if (await finish('completed')) return;
+        continue;
       }
       setPhase(state.published ? 'minting' : 'preparing');
       if (workflowInfo().historyLength > historyLimit || workflowInfo().continueAsNewSuggested) return carryOn();
@@ -389,13 +390,22 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
     );
     showProgress();
     await condition(() => codes.every(isEnded));
-    return finish('cancelled');
+    if (!(await finish('cancelled'))) return cancelAll();
   }
 
-  async function finish(end: 'completed' | 'cancelled'): Promise<void> {
+  /** The report, read from the runs; false (and the counts corrected) when some run the collection counted as ended is still going. */
+  async function finish(end: 'completed' | 'cancelled'): Promise<boolean> {
     report = await collectionReport({ spec, structure, published: state.published });
+    if (report.stillRunning.length > 0) {
+      log.warn('asset runs counted as ended are still going: the collection waits for them', { assets: report.stillRunning.slice(0, 20) });
+      for (const { index, stage } of report.stillRunning)
+        codes[index] = stage === 'awaiting_mint' ? 'r' : stage === 'minting' ? 'q' : stage === 'awaiting_approval' ? 'a' : 'g';
+      report = null;
+      return false;
+    }
     setPhase(end);
     await condition(allHandlersFinished);
+    return true;
   }
 
   async function carryOn(): Promise<never> {
