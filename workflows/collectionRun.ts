@@ -396,9 +396,11 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
   /** The report, read from the runs; false (and the counts corrected) when some run the collection counted as ended is still going. */
   async function finish(end: 'completed' | 'cancelled'): Promise<boolean> {
     report = await collectionReport({ spec, structure, published: state.published });
-    if (report.stillRunning.length > 0) {
-      log.warn('asset runs counted as ended are still going: the collection waits for them', { assets: report.stillRunning.slice(0, 20) });
-      for (const { index, stage } of report.stillRunning)
+    // Reports made before this check (in older histories) carry no list.
+    const stillRunning = report.stillRunning ?? [];
+    if (stillRunning.length > 0) {
+      log.warn('asset runs counted as ended are still going: the collection waits for them', { assets: stillRunning.slice(0, 20) });
+      for (const { index, stage } of stillRunning)
         codes[index] = stage === 'awaiting_mint' ? 'r' : stage === 'minting' ? 'q' : stage === 'awaiting_approval' ? 'a' : 'g';
       report = null;
       return false;
