@@ -12,6 +12,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -344,6 +345,9 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
   async function releaseNextChunk(): Promise<void> {
     releasing = releasing.filter((i) => codes[i] === 'm');
     if (releasing.length > 0) return;
+    // At most two batches with the minter at once: it checks each request with its asset run, and a
+    // queue of thousands (10,000 assets given turns as fast as they asked) never got through that check.
+    if (patched('bounded-mint-turns') && codes.filter((c) => c === 'm' || c === 'q').length > settings.mintChunk) return;
     const chunk: number[] = [];
     let recipient: string | undefined;
     for (let i = 0; i < codes.length && chunk.length < settings.mintChunk; i++) {

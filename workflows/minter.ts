@@ -24,6 +24,8 @@ import { mintRequestSignal, mintResultSignal, minterStatusQuery } from './messag
 const MAX_QUEUED = 5_000;
 /** A minter that has had no request for this long completes; the next request starts a new run. */
 const IDLE_EXIT = '1 hour';
+/** Requests checked with their asset runs in one activity: each check is a query, so a group is seconds. */
+const VERIFY_AT_ONCE = 100;
 /** Rounds of prepare -> send -> confirm for one batch before its requests fail. */
 const MAX_ROUNDS = 5;
 /** A request a revert named waits this long (times its attempts) before it goes in a batch again. */
@@ -112,7 +114,8 @@ export async function minter(input: MinterInput): Promise<{ batches: number; ans
 
   /** Asks each new request's asset run whether it is approved and minting this metadata; refuses the rest. */
   async function verifyQueued(): Promise<void> {
-    const unchecked = queue.filter((q) => q.verified === undefined);
+    // A bounded group per check (runs begun before checked every request waiting at once).
+    const unchecked = queue.filter((q) => q.verified === undefined).slice(0, patched('verify-in-groups') ? VERIFY_AT_ONCE : undefined);
     const verdicts = await verifyMintRequests({ requests: unchecked.map((q) => ({ ...q.request, replyTo: q.replyTo[0]! })) });
     const refused: Queued[] = [];
     unchecked.forEach((item, i) => {
