@@ -17,6 +17,7 @@ import { loadLayerSet, traitStructureOf } from '../common/layerSet.ts';
 import { AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
 import { connectCreativeAsset, pinDirectory } from '../contracts/index.ts';
 import { renderContactSheet } from './contactSheet.ts';
+import { mapInParallel } from './inParallel.ts';
 import { addContent, kuboSignal, readContent } from './kubo.ts';
 
 export interface CollectionDependencies {
@@ -79,19 +80,14 @@ export function createCollectionActivities({ kubo, signer, contractAddress, coll
 
   /** Facts of many assets, READ_CONCURRENCY at a time, heartbeating the count done. */
   async function allFacts(spec: CollectionSpec, indices: number[]): Promise<AssetFacts[]> {
-    const out: AssetFacts[] = new Array(indices.length);
-    let next = 0;
-    let done = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(READ_CONCURRENCY, indices.length) }, async () => {
-        while (next < indices.length) {
-          const slot = next++;
-          out[slot] = await factsOf(spec, indices[slot]!);
-          if (++done % 50 === 0) heartbeat({ read: done, of: indices.length });
-        }
-      }),
+    return mapInParallel(
+      indices,
+      READ_CONCURRENCY,
+      (index) => factsOf(spec, index),
+      (done) => {
+        if (done % 50 === 0) heartbeat({ read: done, of: indices.length });
+      },
     );
-    return out;
   }
 
   return {
@@ -203,7 +199,7 @@ export function createCollectionActivities({ kubo, signer, contractAddress, coll
               minted.map(async (f) => ({
                 name: String(f.tokenId),
                 cid: f.metadataCid!,
-                size: (await kubo.block.stat(parseCid(f.metadataCid!), { signal: kuboSignal() })).size,
+                size: (await kubo.block.stat(CID.parse(f.metadataCid!), { signal: kuboSignal() })).size,
               })),
             ),
             { signal: kuboSignal() },
@@ -254,10 +250,6 @@ export function createCollectionActivities({ kubo, signer, contractAddress, coll
       };
     },
   };
-}
-
-function parseCid(cid: string) {
-  return CID.parse(cid);
 }
 
 /** Two tables, a blank line apart: traits (count, frequency), then assets (rarity, token, traits). */

@@ -8,6 +8,7 @@ import type { AssetStatus } from '../common/asset.ts';
 import { workflowIdOf } from '../common/asset.ts';
 import type { MintRequest, MintRequestVerdict } from '../common/mint.ts';
 import { assetIdOf } from '../contracts/index.ts';
+import { mapInParallel } from './inParallel.ts';
 
 const VERIFY_CONCURRENCY = 8;
 
@@ -15,19 +16,7 @@ export function createMintRequestActivities() {
   return {
     /** Several queries at once: each may replay its asset run on a worker. */
     async verifyMintRequests({ requests }: { requests: MintRequest[] }): Promise<MintRequestVerdict[]> {
-      const verdicts: MintRequestVerdict[] = new Array(requests.length);
-      let next = 0;
-      let done = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(VERIFY_CONCURRENCY, requests.length) }, async () => {
-          while (next < requests.length) {
-            const i = next++;
-            verdicts[i] = await verify(requests[i]!);
-            Context.current().heartbeat(++done);
-          }
-        }),
-      );
-      return verdicts;
+      return mapInParallel(requests, VERIFY_CONCURRENCY, verify, (done) => Context.current().heartbeat(done));
     },
   };
 }

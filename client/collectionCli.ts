@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CollectionProgress, ProgressStage } from '../common/collection.ts';
+import { assetCodes } from '../common/collection.ts';
 import type { Config } from '../common/config.ts';
 import { renderContactSheet } from '../activities/contactSheet.ts';
 import { composeTraits } from '../activities/generate.ts';
@@ -23,19 +24,8 @@ export const collectionUsage = `  collection plan <collection.json> [--sheet <fi
 
 export class CollectionUsageError extends Error {}
 
-const order: ProgressStage[] = [
-  'waiting',
-  'held',
-  'generating',
-  'awaiting_approval',
-  'ready',
-  'minting',
-  'minted',
-  'rejected',
-  'expired',
-  'cancelled',
-  'failed',
-];
+/** Stages in the order an asset passes them (the codes' order). */
+const order = Object.keys(assetCodes) as ProgressStage[];
 
 export async function collectionCommand(
   argv: string[],

@@ -86,8 +86,6 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
   let phase: CollectionPhase = 'preparing';
   let report: CollectionReportRef | null = null;
   /** Indices released to mint and not yet ended: the current minter batch. */
-  /** Indices given their turn whose requests the minter may not hold yet. */
-  let releasing: number[] = codes.flatMap((c, i) => (c === 'm' ? [i] : []));
   let changed = true;
   const touch = () => {
     changed = true;
@@ -343,8 +341,8 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
    * those are ahead of these in its queue, so its batches cut along the same lines.
    */
   async function releaseNextChunk(): Promise<void> {
-    releasing = releasing.filter((i) => codes[i] === 'm');
-    if (releasing.length > 0) return;
+    // Some asset given its turn has not yet said the minter holds its request.
+    if (codes.includes('m')) return;
     // At most two batches with the minter at once: it checks each request with its asset run, and a
     // queue of thousands (10,000 assets given turns as fast as they asked) never got through that check.
     if (patched('bounded-mint-turns') && codes.filter((c) => c === 'm' || c === 'q').length > settings.mintChunk) return;
@@ -360,7 +358,6 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
     }
     if (chunk.length === 0) return;
     for (const i of chunk) codes[i] = 'm';
-    releasing = chunk;
     await Promise.all(
       chunk.map(async (index) => {
         try {
