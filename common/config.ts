@@ -92,6 +92,28 @@ const variables = {
     default: undefined,
     example: '<publicKey from atelier keys new slack-app>',
   },
+  // Artwork repositories (docs/artwork.md): the git repositories workers may read, as absolute paths
+  // or folders holding them (comma-separated; relative ones from the project root).
+  ATELIER_REPOSITORIES: { schema: z.string().min(1), default: '.data/repos', example: '/srv/git,/home/studio/art.git' },
+  // Outgoing webhooks: subscriptions per collection, with their signing secrets (a JSON file; none when missing).
+  ATELIER_WEBHOOKS_FILE: { schema: z.string().min(1), default: 'webhooks.json', example: 'config/webhooks.json' },
+  // Incoming push webhooks (GitHub, Gitea, Forgejo format): the shared secret, where to listen, and
+  // which repository each sender's full name stands for (owner/name=location, comma-separated).
+  ATELIER_GIT_WEBHOOK_SECRET: {
+    schema: z.string().min(16, 'expected at least 16 characters').optional(),
+    default: undefined,
+    example: '<random string, 32+ characters>',
+  },
+  ATELIER_GIT_WEBHOOK_HOST: { schema: z.string().min(1), default: '127.0.0.1', example: '127.0.0.1' },
+  ATELIER_GIT_WEBHOOK_PORT: { schema: port, default: '3100', example: '3100' },
+  ATELIER_GIT_WEBHOOK_REPOSITORIES: {
+    schema: z
+      .string()
+      .regex(/^([\w.-]+\/[\w.-]+=[^,=]+)(,[\w.-]+\/[\w.-]+=[^,=]+)*$/, 'expected owner/name=location pairs, comma-separated')
+      .optional(),
+    default: undefined,
+    example: 'studio/critters-art=/srv/git/critters-art.git',
+  },
 } as const;
 
 const secretVariables = new Set<string>(secretVariableNames);

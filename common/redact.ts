@@ -15,6 +15,7 @@ export const secretVariableNames = [
   'ATELIER_SLACK_SIGNING_SECRET',
   'ATELIER_SLACK_APP_TOKEN',
   'ATELIER_SLACK_DECISION_KEY',
+  'ATELIER_GIT_WEBHOOK_SECRET',
 ] as const;
 
 /** A path segment that looks like a key (`/v3/<key>`, `/bot<token>`): longer than 15 characters of [A-Za-z0-9_-]. */
