@@ -8,12 +8,15 @@ import type { LayerSet } from '../common/layerSet.ts';
 import { draftFormats, inspectImage, limits } from './format.ts';
 import { heartbeatWhile } from './heartbeat.ts';
 import { addContent } from './kubo.ts';
+import { readArtwork } from './repository.ts';
 import { compositeLayers, decodedLayer, workerLayerCache } from './layerCache.ts';
 import type { DecodedLayer, LayerCache } from './layerCache.ts';
 
 export interface GenerateDependencies {
   kubo: KuboRPCClient;
   openai?: { client: OpenAI; model: string; size: string };
+  /** Repositories artwork may be read from (ATELIER_REPOSITORIES). */
+  repositoryRoots: string[];
 }
 
 export interface GenerateInput {
@@ -23,7 +26,7 @@ export interface GenerateInput {
   feedback: string[];
 }
 
-export function createGenerateActivities({ kubo, openai }: GenerateDependencies) {
+export function createGenerateActivities({ kubo, openai, repositoryRoots }: GenerateDependencies) {
   return {
     /** Heartbeats throughout: under its heartbeat timeout a lost or dead attempt is retried in seconds. */
     async generateDraft(input: GenerateInput): Promise<Draft> {
@@ -36,9 +39,16 @@ export function createGenerateActivities({ kubo, openai }: GenerateDependencies)
     const { image, inputs } =
       generator.kind === 'layers'
         ? await heartbeatWhile(() => composeLayers(layerSetOf(generator.layerSet), generator, round, feedback))
-        : await generateWithOpenAI(openai, generator.prompt, feedback);
+        : generator.kind === 'artwork'
+          ? await heartbeatWhile(() => readArtwork(generator, repositoryRoots))
+          : await generateWithOpenAI(openai, generator.prompt, feedback);
     // Checked whole before it is kept: a draft that cannot be formatted never goes up for approval.
-    const meta = await heartbeatWhile(() => inspectImage(image, generator.kind === 'openai' ? "the Images API's image" : 'the composed draft', draftFormats));
+    const what = {
+      layers: 'the composed draft',
+      openai: "the Images API's image",
+      artwork: `the artwork ${generator.kind === 'artwork' ? generator.path : ''}`,
+    };
+    const meta = await heartbeatWhile(() => inspectImage(image, what[generator.kind], draftFormats));
     // Drafts stay pinned: the history refers to every round's draft.
     const ref = await heartbeatWhile(() => addContent(kubo, image, { pin: true }));
     log.info('draft generated', { cid: ref.cid, round });

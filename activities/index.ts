@@ -1,8 +1,12 @@
 // All activities, each built by its factory from the dependencies the worker wires.
 import { createApprovalActivities } from './approval.ts';
 import type { ApprovalDependencies } from './approval.ts';
+import { createCheckActivities } from './checks.ts';
+import type { CheckDependencies } from './checks.ts';
 import { createCollectionActivities } from './collection.ts';
 import type { CollectionDependencies } from './collection.ts';
+import { createEventActivities } from './events.ts';
+import type { EventDependencies } from './events.ts';
 import { createFormatActivities } from './format.ts';
 import type { FormatDependencies } from './format.ts';
 import { createGenerateActivities } from './generate.ts';
@@ -15,6 +19,8 @@ import { createMintRequestActivities } from './mintRequests.ts';
 import { createPinActivities } from './pin.ts';
 import { createConfirmActivities } from './confirm.ts';
 import type { ConfirmDependencies } from './confirm.ts';
+import { createRepositoryActivities } from './repository.ts';
+import type { RepositoryDependencies } from './repository.ts';
 import { createTrustActivities } from './trust.ts';
 import type { TrustDependencies } from './trust.ts';
 
@@ -25,7 +31,10 @@ export type ActivityDependencies = GenerateDependencies &
   MintBatchDependencies &
   TrustDependencies &
   ConfirmDependencies &
-  CollectionDependencies;
+  CollectionDependencies &
+  RepositoryDependencies &
+  CheckDependencies &
+  EventDependencies;
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -39,6 +48,9 @@ export function createActivities(deps: ActivityDependencies) {
     ...createConfirmActivities(deps),
     ...createMintRequestActivities(),
     ...createCollectionActivities(deps),
+    ...createRepositoryActivities(deps),
+    ...createCheckActivities(deps),
+    ...createEventActivities(deps),
   };
 }
 

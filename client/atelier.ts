@@ -2,12 +2,16 @@
 import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { AssetResult, AssetSpec, AssetStatus, Stage } from '../common/asset.ts';
-import { finalStages, parseAssetRef, restartableStages, workflowIdOf } from '../common/asset.ts';
+import { finalStages, parseAssetRef } from '../common/asset.ts';
 import type { Config } from '../common/config.ts';
 import type { DecisionInput, DecisionKind, DecisionProof, DecisionRecord } from '../common/decision.ts';
 import { signDecision } from '../common/decision.ts';
 import { AtelierApprover, AtelierCollection, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
 import type { assetLifecycle } from '../workflows/assetLifecycle.ts';
+import { startAssetRun } from '../activities/assetRuns.ts';
+import type { StartedAsset } from '../activities/assetRuns.ts';
+
+export type { StartedAsset } from '../activities/assetRuns.ts';
 import { approveUpdate, cancelUpdate, rejectUpdate, statusQuery } from '../workflows/messages.ts';
 
 /** A decision (or cancel) the run would not take: the person gets the run's reason. */
@@ -24,17 +28,6 @@ export type DecisionRequest = Omit<DecisionInput, 'round' | 'draftCid' | 'proof'
 export interface DecideOptions {
   /** Signs the decision: the approver's own secret key (hex), or the Slack app's. */
   sign?: { secretKey: string; signer: DecisionProof['signer'] };
-}
-
-export interface StartedAsset {
-  workflowId: string;
-  runId: string;
-  /**
-   * `started`: a new run; `restarted`: a new run after one that ended without a token (`previous`);
-   * `running`: the asset's run is still going; `minted`: it already has its token. Nothing starts twice.
-   */
-  outcome: 'started' | 'restarted' | 'running' | 'minted';
-  previous?: { runId: string; stage: Stage };
 }
 
 export interface AssetListing {
@@ -69,38 +62,7 @@ export class AtelierClient {
    * one that ended rejected, expired, cancelled or failed starts again, linked to its earlier runs.
    */
   async start(spec: AssetSpec): Promise<StartedAsset> {
-    const workflowId = workflowIdOf(spec.collectionId, spec.assetKey);
-    const existing = await this.describe(workflowId).catch((error) => {
-      if (error instanceof AssetNotFound) return undefined;
-      throw error;
-    });
-    let earlierRuns: string[] = [];
-    let previous: StartedAsset['previous'];
-    if (existing) {
-      if (existing.status.name === 'RUNNING') return { workflowId, runId: existing.runId, outcome: 'running' };
-      const ended = await this.status(workflowId);
-      if (!restartableStages.includes(ended.stage)) return { workflowId, runId: existing.runId, outcome: 'minted' };
-      previous = { runId: existing.runId, stage: ended.stage };
-      earlierRuns = [...ended.earlierRuns, existing.runId];
-    }
-    const handle = await this.temporal.workflow.start<typeof assetLifecycle>('assetLifecycle', {
-      args: [spec, { earlierRuns }],
-      workflowId,
-      taskQueue: this.taskQueue,
-      // A concurrent start of the same asset joins the running one instead of starting a second.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [
-        { key: AtelierCollection, value: spec.collectionId },
-        { key: AtelierStage, value: 'generating' },
-      ],
-      staticSummary: `${spec.name} · ${spec.collectionId}/${spec.assetKey}`,
-      staticDetails:
-        `Generator: ${spec.generator.kind}; approval: ${spec.approval.policy}; recipient: ${spec.recipient}` +
-        (earlierRuns.length ? `; earlier runs: ${earlierRuns.join(', ')}` : ''),
-    });
-    const joined = previous && handle.firstExecutionRunId === previous.runId;
-    return { workflowId, runId: handle.firstExecutionRunId, outcome: previous ? (joined ? 'running' : 'restarted') : 'started', previous };
+    return startAssetRun(this.temporal, this.taskQueue, spec);
   }
 
   /** The asset's current status: live from a running workflow, or from its result once closed. */

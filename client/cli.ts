@@ -14,6 +14,8 @@ import { CollectionNotFound, CollectionRefused } from './collection.ts';
 import { importHashLips } from './hashlips.ts';
 import { CollectionUsageError, collectionCommand, collectionUsage } from './collectionCli.ts';
 import { printTable } from './printTable.ts';
+import { RepositoryUsageError, repositoryCommand, repositoryUsage } from './repositoryCli.ts';
+import { RepositoryRefused } from './repository.ts';
 
 const usage = `usage: atelier <command> [options]
 
@@ -30,6 +32,7 @@ const usage = `usage: atelier <command> [options]
   list [--collection <id>] [--stage <stage>] [--json]
   keys new <name> [--out <file>]           make an approver key pair; prints the public key for specs
 ${collectionUsage}
+${repositoryUsage}
   layers import-hashlips <folder> --name <set> --order <Layer,Layer,...> [--size <px>] [--overwrite]
                                            a HashLips layers folder (<Layer>/<Trait>#<weight>.png) as a layer set
 
@@ -50,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'collection') return collectionCommand(rest, loadConfig(), process.env.ATELIER_USER ?? os.userInfo().username);
   if (command === 'layers') return importLayers(rest);
+  if (command === 'sync' || command === 'repo') return repositoryCommand(command, rest, loadConfig(), process.env.ATELIER_USER ?? os.userInfo().username);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -342,11 +346,14 @@ export function formatStatus(status: AssetStatus): string {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof CollectionUsageError) console.error(`atelier: ${error.message}\n\n${usage}`);
+    if (error instanceof UsageError || error instanceof CollectionUsageError || error instanceof RepositoryUsageError)
+      console.error(`atelier: ${error.message}\n\n${usage}`);
     else console.error(`atelier: ${error instanceof Error ? error.message : String(error)}`);
     const code =
       error instanceof UsageError ||
       error instanceof CollectionUsageError ||
+      error instanceof RepositoryUsageError ||
+      error instanceof RepositoryRefused ||
       error instanceof SpecError ||
       error instanceof ConfigError ||
       (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'

@@ -1,5 +1,6 @@
 // The asset's vocabulary, shared by the workflow, activities and clients. Types only plus
 // small pure helpers, so workflow code can import it.
+import type { CheckOutcome, ChecksSpec } from './checks.ts';
 import type { DecisionRecord } from './decision.ts';
 
 export type { DecisionInput, DecisionRecord } from './decision.ts';
@@ -7,6 +8,7 @@ export type { DecisionInput, DecisionRecord } from './decision.ts';
 export const stages = [
   'generating',
   'awaiting_approval',
+  'awaiting_revision',
   'formatting',
   'pinning',
   'awaiting_mint',
@@ -43,7 +45,23 @@ export type GeneratorSpec =
       kind: 'openai';
       prompt: string;
       seed: number;
-    };
+    }
+  | ArtworkSource;
+
+/** A designer's own file in a git repository at one commit (docs/artwork.md). */
+export interface ArtworkSource {
+  kind: 'artwork';
+  /** The repository as the worker reads it: an absolute path within ATELIER_REPOSITORIES. */
+  repository: string;
+  /** The full commit id the file is read at. */
+  commit: string;
+  /** The file's path in the repository (PNG, JPEG, WebP or SVG). */
+  path: string;
+  /** sha256 of the file's bytes: the artwork's identity (the same bytes never make a second round). */
+  sha256: string;
+  /** The size an SVG is rasterised at (its longer side, in pixels). */
+  svgSize: number;
+}
 
 export type ApprovalPolicy =
   | {
@@ -74,6 +92,8 @@ export interface AssetSpec {
   approval: ApprovalPolicy;
   /** `direct`: one `mint` transaction of its own (the default). `batch`: through the minter workflow. */
   mint?: { mode: MintMode };
+  /** Automated checks each draft passes before a person looks (common/checks.ts). */
+  checks?: ChecksSpec;
 }
 
 export type MintMode = 'direct' | 'batch';
@@ -140,6 +160,10 @@ export interface AssetStatus {
   earlierRuns: string[];
   cancelled: { by: string; reason: string; at: string } | null;
   error: string | null;
+  /** The automated checks of the latest checked round (when the spec has checks). */
+  checks?: ({ round: number } & Omit<CheckOutcome, 'perceptualHash'>) | null;
+  /** New artwork pushed while the run waited (artwork assets): each started a round. */
+  revisions?: { round: number; commit: string; sha256: string; by: string; at: string }[];
   /**
    * What a running stage waits for (an activity retrying through an outage: its attempt and last
    * error); filled in by the client from the run's description, not kept by the workflow.
@@ -161,6 +185,15 @@ export function durationMs(duration: string): number | undefined {
   const match = durationPattern.exec(duration);
   return match ? Number(match[1]) * unitMs[match[2] as keyof typeof unitMs] : undefined;
 }
+
+/** A new artwork for an asset run that waits for a decision or a revision (`atelier sync`). */
+export interface ReviseInput {
+  /** The asset's spec at the new commit: its artwork and descriptive fields replace the run's; approval stays. */
+  spec: AssetSpec;
+  by: string;
+}
+/** Asset-run message names that activities use without importing workflow code. */
+export const assetMessageNames = { status: 'status', cancel: 'cancel', revise: 'revise' } as const;
 
 export const workflowIdOf = (collectionId: string, assetKey: string) => `asset:${collectionId}:${assetKey}`;
 

@@ -152,3 +152,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = values as Omit<Config, 'dataDir'>;
   return { ...config, dataDir: path.resolve(projectRoot, config.ATELIER_DATA_DIR) };
 }
+
+/** ATELIER_REPOSITORIES as absolute paths (relative ones from the project root). */
+export function repositoryRootsOf(config: Config): string[] {
+  return config.ATELIER_REPOSITORIES.split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => path.resolve(projectRoot, entry));
+}

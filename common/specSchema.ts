@@ -6,6 +6,8 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import type { AssetSpec } from './asset.ts';
 import { durationMs, durationPattern, renditionNames } from './asset.ts';
+import { checksSchema } from './checks.ts';
+import { artworkPathPattern, commitPattern, repositoryLocationProblem } from './repository.ts';
 
 // No code generation: the same parser in clients and in the workflow sandbox.
 z.config({ jitless: true });
@@ -77,8 +79,21 @@ const generatorSchema = z.discriminatedUnion(
           .default(0),
       })
       .strict(),
+    z
+      .object({
+        kind: z.literal('artwork'),
+        repository: z.string().superRefine((v, ctx) => {
+          const problem = repositoryLocationProblem(v);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+        commit: z.string().regex(commitPattern, 'expected a full commit id (40 hex digits)'),
+        path: z.string().regex(artworkPathPattern, 'expected a path in the repository ending in .png, .jpg, .jpeg, .webp or .svg (no "..")'),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected the artwork's sha256 (64 lowercase hex digits)"),
+        svgSize: z.number().int().min(16).max(4096).default(1024),
+      })
+      .strict(),
   ],
-  { error: (issue) => (issue.code === 'invalid_union' ? 'expected generator.kind "layers" or "openai"' : undefined) },
+  { error: (issue) => (issue.code === 'invalid_union' ? 'expected generator.kind "layers", "openai" or "artwork"' : undefined) },
 );
 
 export const approverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'expected an approver name or Slack user id (letters, digits, . _ @ -)');
@@ -132,6 +147,7 @@ export const assetSpecSchema = z
       .object({ mode: z.enum(['direct', 'batch'], { message: 'expected mint.mode "direct" or "batch"' }) })
       .strict()
       .optional(),
+    checks: checksSchema.optional(),
   })
   .strict();
 
@@ -152,6 +168,10 @@ export function checkSpec(input: unknown): SpecCheck {
   const spec = parsed.data as AssetSpec;
   if (spec.approval.policy === 'manual' && durationMs(spec.approval.expireAfter)! <= durationMs(spec.approval.remindAfter)!) {
     return { ok: false, problems: [`approval.expireAfter: ${spec.approval.expireAfter} must be longer than remindAfter (${spec.approval.remindAfter})`] };
+  }
+  // A designer's push must not approve itself: artwork always goes before a person.
+  if (spec.generator.kind === 'artwork' && spec.approval.policy !== 'manual') {
+    return { ok: false, problems: ['approval.policy: artwork from a repository needs "manual" approval (a push never approves itself)'] };
   }
   return { ok: true, spec };
 }

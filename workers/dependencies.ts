@@ -5,7 +5,9 @@ import OpenAI from 'openai';
 import { createActivities } from '../activities/index.ts';
 import type { Activities } from '../activities/index.ts';
 import type { Config } from '../common/config.ts';
+import { repositoryRootsOf } from '../common/config.ts';
 import { contractLocation } from '../common/deployment.ts';
+import { loadWebhookSubscriptions } from '../common/webhooks.ts';
 import { SlackCollections, slackApiUrl, slackBotToken } from '../common/slack/settings.ts';
 import { workerSlackClient } from '../common/slack/webapi.ts';
 
@@ -52,6 +54,9 @@ export function createWorkerActivities(config: Config): { activities: Activities
     confirmations: config.ATELIER_CONFIRMATIONS,
     // Collections: how many assets run at once, and how many are released to the minter together (one batch).
     collection: { concurrency: config.ATELIER_COLLECTION_CONCURRENCY, mintChunk: config.ATELIER_MINT_BATCH_SIZE },
+    repositoryRoots: repositoryRootsOf(config),
+    // Outgoing webhooks: the subscriptions file is read (and checked) at start.
+    subscriptions: loadWebhookSubscriptions(config.ATELIER_WEBHOOKS_FILE),
     minter: {
       batchSize: config.ATELIER_MINT_BATCH_SIZE,
       batchWaitMs: config.ATELIER_MINT_BATCH_WAIT_MS,

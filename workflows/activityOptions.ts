@@ -42,3 +42,16 @@ export const chainWait: ActivityOptions = { startToCloseTimeout: '1 hour', heart
 
 /** Quick, idempotent calls (a request to the minter, reads of asset runs): a slow attempt is retried. */
 export const quickCalls: ActivityOptions = { startToCloseTimeout: '30s', retry: untilBack };
+
+/** Reading a repository and bringing its asset runs in line: git and Temporal calls, heartbeating. */
+export const repositoryWork: ActivityOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '30s', retry: untilBack };
+
+/**
+ * Outgoing webhooks: retried with backoff for about an hour, every attempt with the same event id
+ * (receivers keep the first); one that never lands shows in `status` and stops no run.
+ */
+export const webhookDelivery: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '15s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 16 },
+};

@@ -15,25 +15,41 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActivityFailure } from '@temporalio/workflow';
-import type { AssetResult, AssetSpec, AssetStatus, Draft, FormattedAsset, MintReceipt, Stage } from '../common/asset.ts';
+import type { AssetResult, AssetSpec, AssetStatus, Draft, FormattedAsset, MintReceipt, ReviseInput, Stage } from '../common/asset.ts';
 import { durationMs } from '../common/asset.ts';
 import type { ApprovalRule, ApprovalTrust, DecisionInput, DecisionKind, DecisionRecord } from '../common/decision.ts';
 import { checkDecision } from '../common/decision.ts';
 import { checkSpec } from '../common/specSchema.ts';
-import { AtelierApprover, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
+import { AtelierApprover, AtelierContentCid, AtelierPerceptualHash, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
+import type { AssetEvent, AssetEventName } from '../common/events.ts';
+import { assetEventId } from '../common/events.ts';
 import type { Activities } from '../activities/index.ts';
 import type { ApprovalNotice } from '../activities/approval.ts';
-import { chainWork, configLookup, imageWork, notices, pinning } from './activityOptions.ts';
-import { approveSignal, approveUpdate, cancelUpdate, collectionAssetSignal, mintTurnSignal, rejectSignal, rejectUpdate, statusQuery } from './messages.ts';
+import { chainWork, configLookup, imageWork, notices, pinning, webhookDelivery } from './activityOptions.ts';
+import {
+  approveSignal,
+  approveUpdate,
+  cancelUpdate,
+  collectionAssetSignal,
+  mintTurnSignal,
+  rejectSignal,
+  rejectUpdate,
+  reviseUpdate,
+  statusQuery,
+} from './messages.ts';
 import type { CollectionAssetEvent } from '../common/collection.ts';
 import type { CancelInput } from './messages.ts';
 import { mintThroughMinter } from './minter.ts';
 
-const { generateDraft, formatAsset } = proxyActivities<Activities>(imageWork);
+const { generateDraft, formatAsset, checkDraft } = proxyActivities<Activities>(imageWork);
 const { pinAsset } = proxyActivities<Activities>(pinning);
 const { mintAsset, confirmMint } = proxyActivities<Activities>(chainWork);
 const { announceApproval } = proxyActivities<Activities>(notices);
-const { approvalTrust } = proxyActivities<Activities>(configLookup);
+const { approvalTrust, subscribedEvents } = proxyActivities<Activities>(configLookup);
+const { publishEvent } = proxyActivities<Activities>(webhookDelivery);
+
+/** New artwork one run takes at most (each is a round). */
+const MAX_REVISIONS = 20;
 
 export interface LifecycleOptions {
   /** Run ids of this asset's earlier runs (rejected, expired, cancelled, failed), oldest first. */
@@ -48,7 +64,8 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   // A run started by hand (`temporal workflow start`) gets the same check as one from the CLI.
   const checked = checkSpec(input);
   if (!checked.ok) throw ApplicationFailure.nonRetryable(`invalid asset spec: ${checked.problems.join('; ')}`, 'InvalidSpec');
-  const spec = checked.spec;
+  // A revision (new artwork from the repository) replaces the artwork and the descriptive fields.
+  let spec = checked.spec;
   const rule: ApprovalRule | null = spec.approval.policy === 'manual' ? spec.approval : null;
   const status: AssetStatus = {
     workflowId: workflowInfo().workflowId,
@@ -70,11 +87,42 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     earlierRuns: validRunIds(options?.earlierRuns),
     cancelled: null,
     error: null,
+    ...(spec.checks ? { checks: null } : {}),
+    ...(spec.generator.kind === 'artwork' ? { revisions: [] } : {}),
   };
   const maxRounds = spec.approval.policy === 'manual' ? spec.approval.maxRounds : 1;
   let trust: ApprovalTrust = {};
   /** The decision of the current round, once taken. */
   let decision: DecisionRecord | undefined;
+  /** New artwork waiting to become the next round. */
+  let revision: ReviseInput | undefined;
+  /** Event types someone subscribes to for this collection (outgoing webhooks). */
+  let subscribed: readonly string[] = [];
+  let eventLane: Promise<void> = Promise.resolve();
+  const emit = (type: AssetEventName, data: Record<string, unknown>) => {
+    if (!subscribed.includes(type)) return;
+    const { workflowId, runId } = workflowInfo();
+    const event: AssetEvent = {
+      type,
+      id: assetEventId(workflowId, runId, type, status.round),
+      occurredAt: new Date().toISOString(),
+      collectionId: spec.collectionId,
+      assetKey: spec.assetKey,
+      workflowId,
+      runId,
+      round: status.round,
+      data,
+    };
+    eventLane = eventLane.then(async () => {
+      try {
+        await CancellationScope.nonCancellable(() => publishEvent.executeWithOptions({ ...webhookDelivery, summary: `${type} webhooks` }, [event]));
+      } catch (error) {
+        status.noticeProblem = `${type} webhook not delivered: ${describeFailure(error)}`;
+        log.warn('webhook not delivered', { type, error: status.noticeProblem });
+        showDetails();
+      }
+    });
+  };
   const work = new CancellationScope();
   const collection = collectionOf(options?.collection);
   let mintTurn = false;
@@ -163,6 +211,26 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   setHandler(approveSignal, fromSignal('approve'));
   setHandler(rejectSignal, fromSignal('reject'));
   setHandler(
+    reviseUpdate,
+    (raw: ReviseInput) => {
+      const next = checkSpec(raw.spec);
+      if (!next.ok || next.spec.generator.kind !== 'artwork') throw ApplicationFailure.nonRetryable('not an artwork spec', 'InvalidRevision');
+      const current = (revision?.spec ?? spec).generator;
+      if (current.kind === 'artwork' && current.sha256 === next.spec.generator.sha256)
+        return { round: revision ? status.round + 1 : status.round, changed: false };
+      revision = { spec: next.spec, by: raw.by };
+      status.revisions?.push({
+        round: status.round + 1,
+        commit: next.spec.generator.commit,
+        sha256: next.spec.generator.sha256,
+        by: raw.by,
+        at: new Date().toISOString(),
+      });
+      return { round: status.round + 1, changed: true };
+    },
+    { validator: (raw: unknown) => reviseRefusal(spec, status, decision, raw) },
+  );
+  setHandler(
     cancelUpdate,
     (raw: CancelInput) => {
       status.cancelled = { by: raw.by, reason: raw.reason, at: new Date().toISOString() };
@@ -180,7 +248,9 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     if (!isCancellation(error)) {
       status.error = describeFailure(error);
       setStage('failed');
+      emit('asset.failed', { error: status.error });
       await noticeLane;
+      await eventLane;
       if (collection) await report({ event: 'ended', stage: 'failed', error: status.error });
       throw error;
     }
@@ -194,13 +264,18 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   }
 
   async function lifecycle(): Promise<AssetResult> {
+    if (patched('asset-events'))
+      subscribed = await subscribedEvents.executeWithOptions({ ...configLookup, summary: "Who listens to this asset's events (worker configuration)" }, [
+        { collectionId: spec.collectionId },
+      ]);
     if (rule)
       trust = await approvalTrust.executeWithOptions({ ...configLookup, summary: 'Who may decide (worker configuration)' }, [
         { collectionId: spec.collectionId },
       ]);
     let draft: Draft | undefined;
     let approved: DecisionRecord | undefined;
-    for (; status.round <= maxRounds && !approved; status.round++) {
+    let rejections = 0;
+    for (; rejections < maxRounds && !approved; status.round++) {
       decision = undefined;
       status.deadlines = null;
       setStage('generating');
@@ -209,28 +284,42 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
       ]);
       status.draftCid = draft.cid;
       upsertSearchAttributes([{ key: AtelierContentCid, value: draft.cid }]);
+      // New artwork arrived while this draft was made: the next round shows it instead.
+      if (takeRevision()) continue;
 
-      if (spec.approval.policy === 'auto') {
+      let taken = spec.checks ? await checkRound(draft) : undefined;
+      if (!taken && spec.approval.policy === 'auto') {
         approved = { kind: 'approve', by: 'policy:auto', via: 'policy', round: status.round, draftCid: draft.cid, at: new Date().toISOString() };
         status.decisions.push(approved);
+        emit('asset.approved', { by: approved.by, via: approved.via, draftCid: draft.cid });
         break;
       }
-      const taken = await putUp(draft, spec.approval.remindAfter, spec.approval.expireAfter);
       if (!taken) {
-        setStage('expired');
-        await noticeLane;
-        return result(status, [], null);
+        const answer = await putUp(draft, spec.approval.policy === 'manual' ? spec.approval : { remindAfter: '1d', expireAfter: '7d' });
+        if (answer === 'revised') {
+          takeRevision();
+          continue;
+        }
+        if (!answer) return endExpired();
+        taken = answer;
       }
       if (taken.kind === 'approve') {
         approved = taken;
         break;
       }
       status.feedback.push(taken.comment ?? '');
+      rejections++;
+      // Only the designer changes artwork: a rejected one waits for their next push.
+      if (spec.generator.kind === 'artwork' && rejections < maxRounds && !revision) {
+        if (!(await awaitRevision(spec.approval.policy === 'manual' ? spec.approval.expireAfter : '7d'))) return endExpired();
+      }
+      takeRevision();
     }
     if (!approved || !draft) {
-      status.round = maxRounds;
+      status.round--;
       setStage('rejected');
       await noticeLane;
+      await eventLane;
       return result(status, [], null);
     }
     status.approver = approved.by;
@@ -267,15 +356,72 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     status.txHash = mint.txHash;
     upsertSearchAttributes([{ key: AtelierTokenId, value: Number(mint.tokenId) }]);
     setStage('minted');
+    emit('asset.minted', { tokenId: mint.tokenId, txHash: mint.txHash, contract: mint.contract, chainId: mint.chainId, metadataCid: formatted.metadata.cid });
     await noticeLane;
+    await eventLane;
     return result(status, formatted.renditions, mint);
+  }
+
+  async function endExpired(): Promise<AssetResult> {
+    setStage('expired');
+    await noticeLane;
+    await eventLane;
+    return result(status, [], null);
+  }
+
+  /** The pending revision becomes the spec of the next round (approval, recipient and mint stay as the run began). */
+  function takeRevision(): boolean {
+    if (!revision) return false;
+    spec = { ...revision.spec, approval: spec.approval, recipient: spec.recipient, ...(spec.mint ? { mint: spec.mint } : {}) };
+    if (!spec.mint) delete spec.mint;
+    revision = undefined;
+    return true;
+  }
+
+  /** A rejected artwork waits for the designer's next push, until the round's expiry. */
+  async function awaitRevision(expireAfter: string): Promise<boolean> {
+    status.deadlines = null;
+    setStage('awaiting_revision');
+    return condition(() => revision !== undefined, specDurationMs(expireAfter));
+  }
+
+  /** The automated checks of the draft; a failure rejects the round at once, with every reason. */
+  async function checkRound(draft: Draft): Promise<DecisionRecord | undefined> {
+    const outcome = await checkDraft.executeWithOptions({ ...imageWork, summary: `Automated checks of the round ${status.round} draft` }, [
+      { checks: spec.checks!, collectionId: spec.collectionId, assetKey: spec.assetKey, workflowId: status.workflowId, draft },
+    ]);
+    const { passed, failed, skipped } = outcome;
+    status.checks = { round: status.round, passed, failed, skipped };
+    if (failed.length === 0) {
+      // Later drafts of the collection are compared with this one.
+      upsertSearchAttributes([{ key: AtelierPerceptualHash, value: outcome.perceptualHash }]);
+      return undefined;
+    }
+    const reasons = failed.map((f) => `${f.check}: ${f.detail}`).join('; ');
+    const rejection: DecisionRecord = {
+      kind: 'reject',
+      by: 'checks',
+      via: 'checks',
+      comment: `automated checks failed: ${reasons}`,
+      round: status.round,
+      draftCid: draft.cid,
+      at: new Date().toISOString(),
+    };
+    status.decisions.push(rejection);
+    emit('asset.checks_failed', { draftCid: draft.cid, failed, passed });
+    notify({ ...noticeOf(spec, status, draft), event: 'checks_failed' });
+    showDetails();
+    return rejection;
   }
 
   /**
    * Puts the draft up for a decision: the request notice goes out, and the reminder and the expiry
    * fall due at fixed times from now, whatever the notices do. Undefined when the round expired.
    */
-  async function putUp(draft: Draft, remindAfter: string, expireAfter: string): Promise<DecisionRecord | undefined> {
+  async function putUp(
+    draft: Draft,
+    { remindAfter, expireAfter }: { remindAfter: string; expireAfter: string },
+  ): Promise<DecisionRecord | 'revised' | undefined> {
     const putUpAt = Date.now();
     const remindAt = putUpAt + specDurationMs(remindAfter);
     const expireAt = putUpAt + specDurationMs(expireAfter);
@@ -285,24 +431,37 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     const notice = noticeOf(spec, status, draft);
     openRequest = notice;
     notify({ ...notice, event: 'requested' });
+    emit('asset.awaiting_approval', { draftCid: draft.cid, checks: status.checks?.passed.map((c) => c.check) ?? null });
     // Only a collection's asset waits for this (an await changes the order of the round's commands).
     if (collection) await report({ event: 'awaiting_approval' });
-    if (!(await condition(() => decision !== undefined, remindAt - Date.now()))) {
+    const answered = () => decision !== undefined || revision !== undefined;
+    if (!(await condition(answered, remindAt - Date.now()))) {
       status.reminders++;
       notify({ ...notice, event: 'reminder' });
       showDetails();
-      if (!(await condition(() => decision !== undefined, Math.max(1, expireAt - Date.now())))) {
+      if (!(await condition(answered, Math.max(1, expireAt - Date.now())))) {
         status.deadlines = null;
         openRequest = undefined;
         notify({ ...notice, event: 'expired' });
         return undefined;
       }
     }
-    const taken = decision!;
     status.deadlines = null;
     openRequest = undefined;
+    if (decision === undefined) {
+      // The designer pushed new artwork: this request closes, the next round asks again.
+      const superseded = status.revisions?.at(-1);
+      notify({
+        ...notice,
+        event: 'cancelled',
+        cancelled: { by: revision!.by, reason: `superseded by new artwork (round ${status.round + 1})`, at: superseded?.at ?? new Date().toISOString() },
+      });
+      return 'revised';
+    }
+    const taken = decision;
     const { kind, by, name, via, at, comment } = taken;
     notify({ ...notice, event: 'decided', decision: { kind, by, name, via, at, comment } });
+    emit(kind === 'approve' ? 'asset.approved' : 'asset.rejected', { by, name, via, comment: comment ?? null, draftCid: draft.cid });
     return taken;
   }
 }
@@ -344,6 +503,7 @@ function noticeOf(spec: AssetSpec, status: AssetStatus, draft: Draft): Omit<Noti
     inputs: draft.inputs,
     feedback: status.feedback,
     approvers: status.approvers ?? [],
+    ...(status.checks?.round === status.round ? { checks: { passed: status.checks.passed, failed: status.checks.failed } } : {}),
   };
 }
 
@@ -360,6 +520,25 @@ function currentDetails(spec: AssetSpec, status: AssetStatus): string {
   if (status.cancelled) lines.push(`Cancelled by ${status.cancelled.by}: ${status.cancelled.reason}`);
   if (status.error) lines.push(`Error: ${status.error}`);
   return lines.join('\n\n');
+}
+
+/** Why new artwork is refused, thrown from the Update's validator (nothing written to history). */
+function reviseRefusal(spec: AssetSpec, status: AssetStatus, decision: DecisionRecord | undefined, raw: unknown): void {
+  const input = raw as Partial<ReviseInput> | null;
+  if (typeof input !== 'object' || input === null) throw new Error('a revision must be an object { spec, by }');
+  if (typeof input.by !== 'string' || !input.by.trim() || input.by.length > 200) throw new Error('"by" must name who revises (at most 200 characters)');
+  const next = checkSpec(input.spec);
+  if (!next.ok) throw new Error(`the revised spec is invalid: ${next.problems.join('; ')}`);
+  const [was, now] = [spec.generator, next.spec.generator];
+  if (was.kind !== 'artwork' || now.kind !== 'artwork') throw new Error(`${status.workflowId} is not an artwork asset: only artwork is revised`);
+  if (next.spec.collectionId !== spec.collectionId || next.spec.assetKey !== spec.assetKey)
+    throw new Error('a revision is for the same collection and asset key');
+  if (now.repository !== was.repository) throw new Error(`a revision comes from the run's repository (${was.repository})`);
+  if (!['generating', 'awaiting_approval', 'awaiting_revision'].includes(status.stage)) {
+    throw new Error(`${status.workflowId} is ${status.stage.replace('_', ' ')}: new artwork is taken only before approval`);
+  }
+  if (status.stage === 'awaiting_approval' && decision) throw new Error(`round ${status.round} of ${status.workflowId} was just decided (${decision.kind})`);
+  if ((status.revisions?.length ?? 0) >= MAX_REVISIONS) throw new Error(`${status.workflowId} has had ${MAX_REVISIONS} revisions: cancel it and start again`);
 }
 
 /** Why a cancel is refused, thrown from the Update's validator (nothing written to history). */

@@ -1,10 +1,12 @@
 // Signals, queries and Updates that clients (CLI, scripts, the Slack app) share with the workflows.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AssetStatus } from '../common/asset.ts';
+import type { AssetStatus, ReviseInput } from '../common/asset.ts';
 import type { CollectionAssetEvent, CollectionCancelInput, CollectionDecisionInput, CollectionProgress } from '../common/collection.ts';
 import type { DecisionInput, DecisionRecord } from '../common/decision.ts';
 import type { MintAnswer, MintRequest, MinterStatus } from '../common/mint.ts';
 import { mintRequestSignalName, mintResultSignalName } from '../common/mint.ts';
+import type { RepositorySyncState, SyncRequest } from '../common/repository.ts';
+import { assetMessageNames } from '../common/asset.ts';
 
 /**
  * Decisions as Updates: the validator holds the rule (common/decision.ts), so a refused decision
@@ -22,8 +24,15 @@ export interface CancelInput {
   reason: string;
 }
 /** Ends the run as `cancelled` (refused once its mint is under way); answers with the status. */
-export const cancelUpdate = defineUpdate<AssetStatus, [CancelInput]>('cancel');
-export const statusQuery = defineQuery<AssetStatus>('status');
+export const cancelUpdate = defineUpdate<AssetStatus, [CancelInput]>(assetMessageNames.cancel);
+export const statusQuery = defineQuery<AssetStatus>(assetMessageNames.status);
+/** Artwork assets: a new artwork from the repository starts the next round (refused once approved). */
+export const reviseUpdate = defineUpdate<{ round: number; changed: boolean }, [ReviseInput]>(assetMessageNames.revise);
+
+// Repository syncs (workflows/repositorySync.ts): pushes in (signal-with-start), state out.
+export const pushSignal = defineSignal<[SyncRequest]>('push');
+export const repositorySyncQuery = defineQuery<RepositorySyncState>('syncState');
+export const knowsDeliveryQuery = defineQuery<boolean, [string]>('knowsDelivery');
 
 // The minter (workflows/minter.ts): asset workflows send it requests, it answers each with `mintResult`.
 export const mintRequestSignal = defineSignal<[MintRequest]>(mintRequestSignalName);

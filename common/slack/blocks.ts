@@ -2,6 +2,7 @@
 // (which posts and closes it) and the Slack app (which closes it the moment a decision lands).
 // Pure functions: no Slack client, no secrets.
 import type { types } from '@slack/bolt';
+import type { CheckResult } from '../checks.ts';
 
 type Block = types.KnownBlock;
 
@@ -16,6 +17,8 @@ export const metadataEvents = {
   request: 'atelier_approval_request',
   reminder: 'atelier_approval_reminder',
   escalation: 'atelier_approval_escalation',
+  /** A round whose draft failed its automated checks (no request, no buttons). */
+  checksFailed: 'atelier_checks_failed',
 } as const;
 
 /** Blocks that only make sense while the request is open, and the outcome that replaces them. */
@@ -35,6 +38,8 @@ export interface ApprovalRequest {
   feedback: string[];
   /** The spec's own approver list (matched on `by`; for Slack, user IDs). */
   approvers: string[];
+  /** The round's automated checks (when the spec has some): shown in the request, or why the round failed them. */
+  checks?: { passed: CheckResult[]; failed: CheckResult[] };
 }
 
 export interface Outcome {
@@ -95,7 +100,61 @@ export function slackDate(iso: string): string {
 export const previewUrlOf = (previewBase: string, draftCid: string) => `${previewBase}/ipfs/${draftCid}`;
 
 export function requestText(request: ApprovalRequest): string {
-  return `Approval needed: ${request.name} (${request.collectionId}/${request.assetKey}, round ${request.round})`;
+  const passed = request.checks?.passed.length ?? 0;
+  const checks = passed > 0 ? ` · ${passed} automated check${passed === 1 ? '' : 's'} passed` : '';
+  return `Approval needed: ${request.name} (${request.collectionId}/${request.assetKey}, round ${request.round})${checks}`;
+}
+
+/** One check as `name (detail)`, the detail cut short: a list of them fits one context element or section. */
+const checkBrief = (result: CheckResult) => `${escapeText(result.check)} (${escapeText(truncate(result.detail.replace(/\s+/g, ' ').trim(), 200))})`;
+
+/** "✅ Checks passed: size (1024x1024 px) · colorSpace (sRGB)": one context element; undefined when none passed. */
+export function checksPassedLine(checks: ApprovalRequest['checks']): string | undefined {
+  if (!checks || checks.passed.length === 0) return undefined;
+  return truncate(`✅ Checks passed: ${checks.passed.map(checkBrief).join(' · ')}`, 3000);
+}
+
+/** The plain text of a round rejected by its automated checks: every failed check with its detail, and the draft's link. */
+export function checksFailedText(request: ApprovalRequest, previewBase: string): string {
+  const failed = request.checks?.failed ?? [];
+  const reasons = failed.length > 0 ? failed.map((f) => `${f.check}: ${truncate(f.detail.replace(/\s+/g, ' ').trim(), 300)}`).join('; ') : 'no details';
+  return truncate(
+    `❌ ${request.name} (${request.collectionId}/${request.assetKey}) round ${request.round} was rejected by its automated checks: ${reasons}. Draft: ${previewUrlOf(previewBase, request.draftCid)}`,
+    3900,
+  );
+}
+
+/**
+ * A round rejected by its automated checks, for the collection's channel: what failed (every check,
+ * with its detail), what passed (briefly), and a link to the draft. No buttons: nobody decides it.
+ */
+export function checksFailedBlocks(request: ApprovalRequest, options: { previewBase: string }): Block[] {
+  const preview = previewUrlOf(options.previewBase, request.draftCid);
+  const failed = request.checks?.failed ?? [];
+  const lines = failed.map((f) => `• *${escapeText(f.check)}*: ${escapeText(truncate(f.detail.replace(/\s+/g, ' ').trim(), 300))}`);
+  const blocks: Block[] = [
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: truncate(
+          `❌ *${escapeText(request.name)}* (\`${escapeText(request.collectionId)}/${escapeText(request.assetKey)}\`) round *${request.round}* was rejected by its automated checks; it did not go up for a decision.`,
+          3000,
+        ),
+      },
+    },
+    {
+      type: 'section',
+      text: { type: 'mrkdwn', text: truncate(`*Failed check${failed.length === 1 ? '' : 's'}*\n${lines.join('\n') || '(no details)'}`, 3000) },
+    },
+  ];
+  const passed = checksPassedLine(request.checks);
+  if (passed) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: passed }] });
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: truncate(`<${preview}|Open the draft> · \`${request.draftCid}\` · \`${escapeText(request.workflowId)}\``, 3000) }],
+  });
+  return blocks;
 }
 
 export const previewAltText = (request: Pick<ApprovalRequest, 'name' | 'round'>) => truncate(`Draft of ${request.name}, round ${request.round}`, 2000);
@@ -137,6 +196,8 @@ export function requestBlocks(
     const lines = request.feedback.map((text, i) => `Round ${i + 1}: ${escapeText(text || '(no reason given)').replace(/\n/g, ' ')}`);
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Earlier feedback*\n${lines.map((l) => `> ${l}`).join('\n')}`, 3000) } });
   }
+  const checks = checksPassedLine(request.checks);
+  if (checks) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: checks }] });
   blocks.push({
     type: 'context',
     elements: [{ type: 'mrkdwn', text: truncate(`<${preview}|Open the draft> · \`${request.draftCid}\` · \`${escapeText(request.workflowId)}\``, 3000) }],
