@@ -11,12 +11,17 @@
 // details with the message, and a retry without it looks for the file in the thread first. With a
 // public gateway (ATELIER_SLACK_PREVIEW_URL) the message shows the image by URL and nothing is
 // uploaded. The image's bytes never leave the activity: it returns references only.
+// `checks_failed` (the draft failed its automated checks; nobody decides the round) posts one
+// message without buttons to the collection's channel, once per (workflow, round) like a request:
+// every failed check with its detail, the passed ones briefly, and the draft's link.
 import { ApplicationFailure, Context, log, sleep } from '@temporalio/activity';
 import type { WebClient } from '@slack/web-api';
 import sharp from 'sharp';
 import { untrustedInput } from './format.ts';
 import {
   approversMention,
+  checksFailedBlocks,
+  checksFailedText,
   closedBlocks,
   escalationText,
   mentionOf,
@@ -35,7 +40,8 @@ import type { SlackMessageRef } from '../common/slack/webapi.ts';
 export type { SlackMessageRef } from '../common/slack/webapi.ts';
 
 export interface ApprovalNotice extends ApprovalRequest {
-  event: 'requested' | 'reminder' | 'expired' | 'decided' | 'cancelled';
+  /** `checks_failed`: the round's draft failed its automated checks and never went up for a decision. */
+  event: 'requested' | 'reminder' | 'expired' | 'decided' | 'cancelled' | 'checks_failed';
   decision?: { kind: 'approve' | 'reject'; by: string; via: string; at: string; comment?: string; name?: string };
   /** With `cancelled`: who cancelled the run, why and when. */
   cancelled?: { by: string; reason: string; at: string };
@@ -138,6 +144,8 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
         case 'decided':
         case 'cancelled':
           return await close(slack, settings, notice);
+        case 'checks_failed':
+          return await postChecksFailed(slack, settings, notice);
       }
     } catch (error) {
       if (error instanceof ApplicationFailure) throw error;
@@ -180,6 +188,49 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
     Context.current().heartbeat(ref);
     if (!ref.previewFile) ref = await illustrate(deps, settings, notice, ref, retried && !posted, (shown) => Context.current().heartbeat(shown));
     remember(notice, ref);
+    return ref;
+  }
+
+  /**
+   * The round rejected by its automated checks: one message, no buttons. Once per (workflow, round):
+   * a retry knows the message from its heartbeat details, or (an earlier attempt posted without living
+   * to heartbeat, or the answer was lost) finds it by its metadata, and posts nothing more.
+   */
+  async function postChecksFailed(deps: SlackApprovalDependencies, settings: CollectionSlackSettings, notice: ApprovalNotice): Promise<SlackMessageRef> {
+    const { info } = Context.current();
+    let ref = asRef(info.heartbeatDetails);
+    if (!ref && info.attempt > 1) {
+      const ts = await findMessageByMetadata(
+        deps.client,
+        { channel: settings.channel, oldest: info.scheduledTimestampMs / 1000 - LOOKUP_MARGIN_S },
+        { eventType: metadataEvents.checksFailed, workflowId: notice.workflowId, round: notice.round },
+      );
+      if (ts) ref = { channel: settings.channel, ts };
+    }
+    if (ref) {
+      log.info('checks failure already in Slack (retried attempt)', { asset: notice.workflowId, round: notice.round, channel: ref.channel, ts: ref.ts });
+      Context.current().heartbeat(ref);
+      return ref;
+    }
+    const previewBase = deps.previewBaseUrl ?? gatewayUrl;
+    const result = await deps.client.chat.postMessage({
+      channel: settings.channel,
+      text: checksFailedText(notice, previewBase),
+      blocks: checksFailedBlocks(notice, { previewBase }),
+      metadata: { event_type: metadataEvents.checksFailed, event_payload: { workflowId: notice.workflowId, round: notice.round } },
+      unfurl_links: false,
+      unfurl_media: false,
+    });
+    if (!result.channel || !result.ts) throw new Error('chat.postMessage answered without channel and ts');
+    ref = { channel: result.channel, ts: result.ts };
+    Context.current().heartbeat(ref);
+    log.info('checks failure posted to Slack', {
+      asset: notice.workflowId,
+      round: notice.round,
+      failed: notice.checks?.failed.map((f) => f.check) ?? [],
+      channel: ref.channel,
+      ts: ref.ts,
+    });
     return ref;
   }
 
