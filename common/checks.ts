@@ -21,7 +21,7 @@ export const checksSchema = z
     maxBytes: z.number().int().min(1).max(500_000_000).optional(),
     /** "srgb": sRGB (or greyscale) pixels, or an embedded ICC profile that says what they are. */
     colorSpace: z.literal('srgb', { message: 'expected colorSpace "srgb"' }).optional(),
-    /** false: every pixel opaque. true or left out: transparency allowed. */
+    /** false: every pixel opaque. true: transparency allowed (still reported). Left out: not checked. */
     transparency: z.boolean().optional(),
     /** Closeness to the brand palette: the mean CIE76 distance of the pixels to their nearest colour. */
     palette: z
@@ -31,7 +31,10 @@ export const checksSchema = z
       })
       .strict()
       .optional(),
-    /** Near duplicates: a perceptual hash within this Hamming distance (of 64 bits) of another asset's. */
+    /**
+     * Near duplicates: a perceptual hash within this Hamming distance (of 64 bits) of another asset's
+     * (the collection's runs that have the search attribute AtelierPerceptualHash and did not end without a token).
+     */
     nearDuplicate: z
       .object({ maxDistance: z.number().int().min(0).max(64).default(6) })
       .strict()

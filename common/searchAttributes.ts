@@ -7,5 +7,7 @@ export const AtelierStage = defineSearchAttributeKey('AtelierStage', SearchAttri
 export const AtelierApprover = defineSearchAttributeKey('AtelierApprover', SearchAttributeType.KEYWORD);
 export const AtelierTokenId = defineSearchAttributeKey('AtelierTokenId', SearchAttributeType.INT);
 export const AtelierContentCid = defineSearchAttributeKey('AtelierContentCid', SearchAttributeType.KEYWORD);
+/** The draft's 64-bit perceptual hash (16 hex digits, activities/checks.ts): later drafts of the collection are compared with it. */
+export const AtelierPerceptualHash = defineSearchAttributeKey('AtelierPerceptualHash', SearchAttributeType.KEYWORD);
 
-export const atelierSearchAttributes = [AtelierCollection, AtelierStage, AtelierApprover, AtelierTokenId, AtelierContentCid] as const;
+export const atelierSearchAttributes = [AtelierCollection, AtelierStage, AtelierApprover, AtelierTokenId, AtelierContentCid, AtelierPerceptualHash] as const;

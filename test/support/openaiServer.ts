@@ -1,6 +1,8 @@
-// A small local server that speaks the OpenAI Images API (POST /v1/images/generations), so the
-// real `openai` client runs in tests. Prompts steer it: "refuse" -> content-policy refusal,
-// "busy" -> one 429 first, "slow" -> held until the test calls `release(prompt)`, anything else -> a PNG.
+// A small local server that speaks the OpenAI Images API (POST /v1/images/generations) and the
+// moderation API (POST /v1/moderations), so the real `openai` client runs in tests. Prompts steer
+// images: "refuse" -> content-policy refusal, "busy" -> one 429 first, "slow" -> held until the
+// test calls `release(prompt)`, anything else -> a PNG. Moderation flags an image that is mostly
+// red (violence, violence/graphic); `failModerations(n)` answers the next n requests with a 500.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
@@ -12,8 +14,51 @@ export interface ImagesCall {
   body: { model?: string; prompt?: string; size?: string; n?: number };
 }
 
+export interface ModerationCall {
+  authorization: string | undefined;
+  body: { model?: string; input?: unknown };
+}
+
+/** The categories omni-moderation-latest answers with. */
+const moderationCategories = [
+  'harassment',
+  'harassment/threatening',
+  'hate',
+  'hate/threatening',
+  'illicit',
+  'illicit/violent',
+  'self-harm',
+  'self-harm/instructions',
+  'self-harm/intent',
+  'sexual',
+  'sexual/minors',
+  'violence',
+  'violence/graphic',
+] as const;
+
+/** A moderation answer for one input: mostly red images are flagged for violence. */
+async function moderate(input: unknown) {
+  const url = Array.isArray(input)
+    ? (input as { type?: string; image_url?: { url?: string } }[]).find((i) => i.type === 'image_url')?.image_url?.url
+    : undefined;
+  const match = /^data:image\/[a-z]+;base64,(.+)$/.exec(url ?? '');
+  if (!match) throw new Error('expected an image_url input with a base64 data URL');
+  const { channels } = await sharp(Buffer.from(match[1]!, 'base64')).stats();
+  const [r, g, b] = channels.map((c) => c.mean) as [number, number, number];
+  const red = r > 150 && g < 100 && b < 100;
+  const flags = new Set<string>(red ? ['violence', 'violence/graphic'] : []);
+  return {
+    flagged: flags.size > 0,
+    categories: Object.fromEntries(moderationCategories.map((c) => [c, flags.has(c)])),
+    category_scores: Object.fromEntries(moderationCategories.map((c) => [c, flags.has(c) ? 0.93 : 0.001])),
+    category_applied_input_types: Object.fromEntries(moderationCategories.map((c) => [c, ['image']])),
+  };
+}
+
 export async function startImagesServer() {
   const calls: ImagesCall[] = [];
+  const moderationCalls: ModerationCall[] = [];
+  let failingModerations = 0;
   const throttled = new Set<string>();
   const held = new Map<string, () => void>();
   const image = await sharp({ create: { width: 512, height: 512, channels: 4, background: '#3b7dd8' } })
@@ -28,6 +73,18 @@ export async function startImagesServer() {
         response.writeHead(status, { 'content-type': 'application/json', ...headers });
         response.end(JSON.stringify(body));
       };
+      if (request.method === 'POST' && request.url === '/v1/moderations') {
+        const body = JSON.parse(raw) as ModerationCall['body'];
+        moderationCalls.push({ authorization: request.headers.authorization, body });
+        if (failingModerations > 0) {
+          failingModerations--;
+          return reply(500, { error: { message: 'The server had an error while processing your request.', type: 'server_error' } });
+        }
+        return void moderate(body.input).then(
+          (result) => reply(200, { id: `modr-${moderationCalls.length}`, model: body.model ?? 'omni-moderation-latest', results: [result] }),
+          (error: Error) => reply(400, { error: { message: error.message, type: 'invalid_request_error' } }),
+        );
+      }
       if (request.method !== 'POST' || request.url !== '/v1/images/generations') {
         return reply(404, { error: { message: `no route ${request.method} ${request.url}`, type: 'invalid_request_error' } });
       }
@@ -58,7 +115,12 @@ export async function startImagesServer() {
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,
     calls,
+    moderationCalls,
     image,
+    /** Answers the next `count` moderation requests with a 500. */
+    failModerations(count: number) {
+      failingModerations = count;
+    },
     /** Answers the held request of a "slow" prompt; false when none has arrived yet. */
     release(prompt: string): boolean {
       const answer = held.get(prompt);
