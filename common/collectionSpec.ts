@@ -7,6 +7,7 @@ import type { AssetSpec } from './asset.ts';
 import { durationMs } from './asset.ts';
 import type { TraitStructure } from './dna.ts';
 import { address, duration, layerSetName, manualApprovalFields, renditionsSchema, slug } from './specSchema.ts';
+import { checksSchema } from './checks.ts';
 
 // No code generation: the same parser in clients and in the workflow sandbox.
 z.config({ jitless: true });
@@ -122,6 +123,11 @@ export const collectionSpecSchema = z
       .optional(),
     /** How many assets run at once (a sliding window); absent: the worker's setting. */
     concurrency: z.number().int().min(1).max(256).optional(),
+    /**
+     * Automated checks of every asset's draft (common/checks.ts); a failure rejects the asset. The
+     * near-duplicate check reads the whole collection's hashes per asset: keep it for small drops.
+     */
+    checks: checksSchema.optional(),
   })
   .strict();
 
@@ -300,5 +306,6 @@ export function assetSpecOf(collection: CollectionSpec, index: number, traits: R
     recipient,
     approval: assetApproval,
     mint: { mode: 'batch' },
+    ...(collection.checks ? { checks: collection.checks } : {}),
   };
 }

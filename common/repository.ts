@@ -75,6 +75,8 @@ export interface RepositorySyncState {
   lastCommit: string | null;
   /** Requests waiting for the next sync. */
   pending: number;
+  /** A sync is under way (its requests are no longer pending, its record not yet kept). */
+  syncing: boolean;
   /** The latest syncs, newest last. */
   syncs: SyncRecord[];
 }

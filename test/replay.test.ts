@@ -4,7 +4,8 @@
 // `ATELIER_SAVE_HISTORIES=1 npx vitest run test/timeskip/minter.test.ts`, and an asset minted in batch
 // mode through the minter (batch-mode.json) with `ATELIER_SAVE_HISTORIES=1 npx vitest run test/batchHistory.test.ts`
 // a collection's run and one of its assets' (collection-sample.json, collection-asset-sampled.json) with
-// `ATELIER_SAVE_HISTORIES=1 npx vitest run test/collection.test.ts -t sample`
+// `ATELIER_SAVE_HISTORIES=1 npx vitest run test/collection.test.ts -t sample`, and artwork runs (revised,
+// rejected by checks) with the repository's sync run with `ATELIER_SAVE_HISTORIES=1 npx vitest run test/repository.test.ts`
 // (add, never replace, when the workflow changes: old ones are what running workflows look like).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,6 +29,9 @@ describe('replay of saved histories', () => {
         'batch-mode.json',
         'collection-sample.json',
         'collection-asset-sampled.json',
+        'artwork-revised.json',
+        'artwork-checks-failed.json',
+        'repository-sync.json',
       ]),
     );
   });

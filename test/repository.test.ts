@@ -17,7 +17,18 @@ import type { AssetEventName } from '../common/events.ts';
 import { repositorySyncWorkflowId } from '../common/repository.ts';
 import { verifyWebhook } from '../common/webhooks.ts';
 import { repositorySyncQuery } from '../workflows/messages.ts';
-import { atelierCli, config, killProcess, recipient, spawnWorkerProcess, startWorker, uniqueCollection, waitFor, waitForStage } from './support/harness.ts';
+import {
+  atelierCli,
+  config,
+  killProcess,
+  recipient,
+  saveHistoryIfAsked,
+  spawnWorkerProcess,
+  startWorker,
+  uniqueCollection,
+  waitFor,
+  waitForStage,
+} from './support/harness.ts';
 
 const run = promisify(execFile);
 const root = path.join(config.dataDir, 'repos');
@@ -243,12 +254,14 @@ describe('artwork from a repository', () => {
       const runsBefore = (await atelier.list({ collection })).length;
 
       const first = randomUUID();
+      const second = randomUUID();
       expect((await deliver(first)).status).toBe(202);
-      expect((await deliver(randomUUID())).status).toBe(202);
+      expect((await deliver(second)).status).toBe(202);
       // Both deliveries name the commit already synced: answered, nothing started or revised.
       const state = await waitFor('the deliveries synced', async () => {
         const s = await sync.query(repositorySyncQuery);
-        return s.pending === 0 && s.syncs.length > syncsBefore ? s : undefined;
+        const taken = (await syncKnowsDelivery(atelier.temporal, location, first)) && (await syncKnowsDelivery(atelier.temporal, location, second));
+        return taken && s.pending === 0 && !s.syncing ? s : undefined;
       });
       expect(state.syncs.slice(syncsBefore).every((s) => s.commit === head && s.lines.length === 0)).toBe(true);
 
@@ -312,5 +325,8 @@ describe('artwork from a repository', () => {
     await waitForStage(atelier, `asset:${collection}:a2`, 'minted', 90_000);
     await waitFor('the minted webhook', async () => (eventsOf('a2', 'asset.minted').length ? true : undefined));
     expect(eventsOf('a2', 'asset.minted')).toHaveLength(1);
+    await saveHistoryIfAsked(`asset:${collection}:a2`, 'artwork-revised');
+    await saveHistoryIfAsked(`asset:${collection}:copy`, 'artwork-checks-failed');
+    await saveHistoryIfAsked(repositorySyncWorkflowId(fs.realpathSync(bare)), 'repository-sync');
   });
 });

@@ -515,6 +515,15 @@ function currentDetails(spec: AssetSpec, status: AssetStatus): string {
     lines.push(`Who may decide: ${status.approvers?.length ? status.approvers.join(', ') : 'any approver whose decision checks out'}`);
     if (status.deadlines) lines.push(`Reminder at ${status.deadlines.remindAt}; expires at ${status.deadlines.expireAt}`);
   }
+  if (status.checks) {
+    const { round, passed, failed } = status.checks;
+    lines.push(
+      failed.length
+        ? `Checks of round ${round} failed: ${failed.map((c) => `${c.check} (${c.detail})`).join('; ')}`
+        : `Checks of round ${round} passed: ${passed.map((c) => c.check).join(', ')}`,
+    );
+  }
+  if (status.stage === 'awaiting_revision') lines.push('Waiting for new artwork: the next push to the repository starts the next round');
   if (status.noticeProblem) lines.push(`⚠ ${status.noticeProblem}`);
   if (status.tokenId) lines.push(`Token ${status.tokenId} · tx \`${status.txHash}\``);
   if (status.cancelled) lines.push(`Cancelled by ${status.cancelled.by}: ${status.cancelled.reason}`);

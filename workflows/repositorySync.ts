@@ -39,7 +39,8 @@ export async function repositorySync(input: RepositorySyncInput): Promise<void> 
     requestIds.push(request.requestId);
     if (requestIds.length > KEPT_REQUEST_IDS) requestIds.shift();
   });
-  setHandler(repositorySyncQuery, () => ({ repository, lastCommit, pending: requestIds.length, syncs }));
+  let syncing = false;
+  setHandler(repositorySyncQuery, () => ({ repository, lastCommit, pending: requestIds.length, syncing, syncs }));
   setHandler(knowsDeliveryQuery, (deliveryId: string) => deliveries.includes(deliveryId));
   setCurrentDetails(details(repository, lastCommit, syncs));
 
@@ -58,6 +59,7 @@ export async function repositorySync(input: RepositorySyncInput): Promise<void> 
     const answered = requestIds;
     target = undefined;
     requestIds = [];
+    syncing = true;
     const at = new Date().toISOString();
     let record: SyncRecord;
     try {
@@ -79,6 +81,7 @@ export async function repositorySync(input: RepositorySyncInput): Promise<void> 
     }
     syncs.push(record);
     if (syncs.length > KEPT_SYNCS) syncs.shift();
+    syncing = false;
     setCurrentDetails(details(repository, lastCommit, syncs));
   }
 }
