@@ -35,10 +35,19 @@ const mine = {
 
 /**
  * Literal secrets other test files use (test/openai.test.ts, test/decisions.test.ts,
- * test/slackSettings.test.ts), and the signer key of the test stack. Secrets other files make at
+ * test/slackSettings.test.ts, test/repository.test.ts), and the signer key of the test stack. Secrets other files make at
  * random (slack.test.ts' tokens and keys, fresh minter signers) are found by shape instead (below).
  */
-const suiteLiterals = [ANVIL_DEV_KEY, ANVIL_DEV_KEY.slice(2), 'sk-test-key', 'xoxb-test-token', '0123456789abcdef0123456789abcdef'];
+const suiteLiterals = [
+  ANVIL_DEV_KEY,
+  ANVIL_DEV_KEY.slice(2),
+  'sk-test-key',
+  'xoxb-test-token',
+  '0123456789abcdef0123456789abcdef',
+  // test/repository.test.ts: the outgoing webhooks' signing secret and the push webhooks' secret.
+  'receiver-secret-4f1c9a7e2b',
+  'git-webhook-secret-8d3e6b0a91',
+];
 
 /** Token shapes that are a leak wherever they appear (README examples such as `xoxb-...` do not match). */
 const tokenShapes = [/xox[abposre]-[A-Za-z0-9-]+/g, /xapp-[A-Za-z0-9-]+/g, /(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{4,}/g];
