@@ -94,8 +94,9 @@ async function readChanges(repo: string, location: string, input: { ref: string;
   const commit = (await git(repo, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${target}^{commit}`]).catch(() => undefined))?.toString().trim();
   if (!commit || !commitPattern.test(commit)) throw ApplicationFailure.nonRetryable(`no revision "${target}" in ${location}`, 'UnknownRef');
   const now = await assetEntries(repo, commit);
+  const since = input.since && commitPattern.test(input.since) ? input.since : null;
   // A revision the repository no longer has (history rewritten and collected) counts as nothing synced.
-  const before = input.since === commit ? now.assets : input.since ? (await assetEntries(repo, input.since).catch(() => undefined))?.assets : undefined;
+  const before = since === commit ? now.assets : since ? (await assetEntries(repo, since).catch(() => undefined))?.assets : undefined;
   const changes: RepositoryChange[] = [];
   for (const [key, entry] of now.assets) {
     const was = before?.get(key);

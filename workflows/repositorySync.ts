@@ -4,7 +4,7 @@
 import { ApplicationFailure, condition, continueAsNew, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ActivityFailure } from '@temporalio/workflow';
 import type { RepositorySyncInput, SyncRecord, SyncRequest } from '../common/repository.ts';
-import { checkSyncRequest, repositoryLocationProblem } from '../common/repository.ts';
+import { checkSyncRequest, commitPattern, repositoryLocationProblem } from '../common/repository.ts';
 import type { Activities } from '../activities/index.ts';
 import { repositoryWork } from './activityOptions.ts';
 import { knowsDeliveryQuery, pushSignal, repositorySyncQuery } from './messages.ts';
@@ -21,7 +21,7 @@ export async function repositorySync(input: RepositorySyncInput): Promise<void> 
   const repository = input?.repository;
   const problem = repositoryLocationProblem(repository);
   if (problem) throw ApplicationFailure.nonRetryable(`repository: ${problem}`, 'InvalidRepository');
-  let lastCommit = input.lastCommit ?? null;
+  let lastCommit = typeof input.lastCommit === 'string' && commitPattern.test(input.lastCommit) ? input.lastCommit : null;
   const syncs: SyncRecord[] = (input.syncs ?? []).slice(-KEPT_SYNCS);
   const deliveries: string[] = (input.deliveries ?? []).slice(-KEPT_DELIVERIES);
   let target: SyncRequest | undefined = input.pending?.target;
