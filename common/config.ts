@@ -114,6 +114,19 @@ const variables = {
     default: undefined,
     example: 'studio/critters-art=/srv/git/critters-art.git',
   },
+  // Operability (workers/telemetry.ts): the worker's log lines (JSON for a collector, text for a
+  // person), the SDK's and Atelier's metrics on a Prometheus endpoint (off when unset), and tracing.
+  ATELIER_LOG_FORMAT: { schema: z.enum(['text', 'json']), default: 'text', example: 'json' },
+  ATELIER_LOG_LEVEL: {
+    schema: z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .pipe(z.enum(['trace', 'debug', 'info', 'warn', 'error'], { message: 'expected trace, debug, info, warn or error' })),
+    default: 'info',
+    example: 'info',
+  },
+  ATELIER_METRICS_ADDRESS: { schema: hostPort.optional(), default: undefined, example: '127.0.0.1:9464' },
+  ATELIER_OTEL: { schema: z.enum(['off', 'console']), default: 'off', example: 'console' },
 } as const;
 
 const secretVariables = new Set<string>(secretVariableNames);
