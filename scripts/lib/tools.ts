@@ -8,8 +8,12 @@ import { projectRoot } from '../../common/config.ts';
 
 export const toolsBinDir = path.join(projectRoot, '.tools', 'bin');
 
+type GoToolName = 'temporal' | 'ipfs' | ClusterToolName;
+/** The full Temporal server, its schema tool and the Web UI server: only the cluster suite (scripts/lib/cluster.ts) needs them. */
+export type ClusterToolName = 'temporal-server' | 'temporal-sql-tool' | 'ui-server';
+
 interface GoTool {
-  name: 'temporal' | 'ipfs';
+  name: GoToolName;
   /** Folder under tools/ holding the pinning go.mod. */
   module: string;
   pkg: string;
@@ -19,7 +23,7 @@ interface GoTool {
   ldflags: string;
 }
 
-const goTools: Record<GoTool['name'], GoTool> = {
+const goTools: Record<GoToolName, GoTool> = {
   temporal: {
     name: 'temporal',
     module: 'temporal',
@@ -29,6 +33,32 @@ const goTools: Record<GoTool['name'], GoTool> = {
     ldflags: '-s -w -X github.com/temporalio/cli/temporalcli.Version=1.5.1',
   },
   ipfs: { name: 'ipfs', module: 'kubo', pkg: 'github.com/ipfs/kubo/cmd/ipfs', version: '0.42.0', versionArgs: ['version'], ldflags: '-s -w' },
+  // Pinned by tools/temporal-server/go.mod, whose require block is the CLI's (server v1.29.1: a bare
+  // require resolves a newer server that wants a newer Go).
+  'temporal-server': {
+    name: 'temporal-server',
+    module: 'temporal-server',
+    pkg: 'go.temporal.io/server/cmd/server',
+    version: '1.29.1',
+    versionArgs: ['--version'],
+    ldflags: '-s -w',
+  },
+  'temporal-sql-tool': {
+    name: 'temporal-sql-tool',
+    module: 'temporal-server',
+    pkg: 'go.temporal.io/server/cmd/tools/sql',
+    version: '1.29.1',
+    versionArgs: ['--version'],
+    ldflags: '-s -w',
+  },
+  'ui-server': {
+    name: 'ui-server',
+    module: 'temporal-server',
+    pkg: 'github.com/temporalio/ui-server/v2/cmd/server',
+    version: '2.42.1',
+    versionArgs: ['--version'],
+    ldflags: '-s -w',
+  },
 };
 
 function versionOf(binary: string, args: string[]): string | undefined {
@@ -87,7 +117,7 @@ async function goBuild(tool: GoTool, output: string): Promise<void> {
 }
 
 /** Path of a working binary: a matching one on PATH, the one built before, or a fresh build. */
-export async function ensureGoTool(name: GoTool['name']): Promise<string> {
+export async function ensureGoTool(name: GoToolName): Promise<string> {
   const tool = goTools[name];
   const fromPath = onPath(name);
   if (fromPath && versionOf(fromPath, tool.versionArgs)?.includes(tool.version)) return fromPath;
@@ -104,6 +134,15 @@ export async function ensureGoTool(name: GoTool['name']): Promise<string> {
   }
   fs.writeFileSync(stamp, hash);
   return built;
+}
+
+/** The cluster's binaries (not built by `npm run tools:build`), one build at a time. */
+export async function ensureClusterTools(): Promise<Record<ClusterToolName, string>> {
+  return {
+    'temporal-server': await ensureGoTool('temporal-server'),
+    'temporal-sql-tool': await ensureGoTool('temporal-sql-tool'),
+    'ui-server': await ensureGoTool('ui-server'),
+  };
 }
 
 /** Anvil ships as a binary inside the platform package of @foundry-rs/anvil. */
