@@ -81,23 +81,23 @@ async function assertMintedOnce(id: string, recipient: string, done: CollectionP
   return { duplicates, batches: logs.length };
 }
 
-beforeAll(async () => {
-  atelier = await AtelierClient.connect(config);
-  collections = new CollectionClient(atelier.temporal, config.ATELIER_TASK_QUEUE);
-  ethereum = chain();
-});
-
-afterAll(async () => {
-  for (const worker of workers) await killProcess(worker);
-  ethereum?.close();
-  await atelier?.close();
-  if (Object.keys(figures).length > 0) {
-    console.log(`[cluster] figures ${JSON.stringify(figures)}`);
-    fs.writeFileSync(path.join(config.dataDir, 'figures.json'), JSON.stringify(figures, null, 2));
-  }
-});
-
 describe.runIf(process.env.ATELIER_CLUSTER_SUITE === '1')('on a Temporal cluster on PostgreSQL', () => {
+  beforeAll(async () => {
+    atelier = await AtelierClient.connect(config);
+    collections = new CollectionClient(atelier.temporal, config.ATELIER_TASK_QUEUE);
+    ethereum = chain();
+  });
+
+  afterAll(async () => {
+    for (const worker of workers) await killProcess(worker);
+    ethereum?.close();
+    await atelier?.close();
+    if (Object.keys(figures).length > 0) {
+      console.log(`[cluster] figures ${JSON.stringify(figures)}`);
+      fs.writeFileSync(path.join(config.dataDir, 'figures.json'), JSON.stringify(figures, null, 2));
+    }
+  });
+
   it('two worker processes, one SIGKILLed half way, the server restarted mid-run: every asset minted exactly once', async () => {
     const cluster = new Cluster({ dataDir: config.dataDir, ...clusterPorts });
     const [first] = await Promise.all([startWorker(), startWorker()]);
