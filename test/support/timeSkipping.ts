@@ -69,7 +69,8 @@ export async function startTimeSkippingWorker(
     workflowBundle: await bundle,
     // As the real worker: undecodable payloads reach handlers as a marker (common/payloadConverter.js).
     dataConverter: { payloadConverterPath },
-    activities: options.activities ?? {},
+    // Nobody subscribes to webhooks here: the asset runs ask once at start (workflows/assetLifecycle.ts).
+    activities: { subscribedEvents: async () => [], ...options.activities },
   });
   const running = worker.run();
   return {
