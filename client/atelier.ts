@@ -4,6 +4,7 @@ import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { AssetResult, AssetSpec, AssetStatus, Stage } from '../common/asset.ts';
 import { finalStages, parseAssetRef } from '../common/asset.ts';
 import type { Config } from '../common/config.ts';
+import { temporalConnectOptions } from '../common/temporalConnection.ts';
 import type { DecisionInput, DecisionKind, DecisionProof, DecisionRecord } from '../common/decision.ts';
 import { signDecision } from '../common/decision.ts';
 import { AtelierApprover, AtelierCollection, AtelierContentCid, AtelierStage, AtelierTokenId } from '../common/searchAttributes.ts';
@@ -49,7 +50,7 @@ export class AtelierClient {
   ) {}
 
   static async connect(config: Config): Promise<AtelierClient> {
-    const connection = await Connection.connect({ address: config.ATELIER_TEMPORAL_ADDRESS });
+    const connection = await Connection.connect(temporalConnectOptions(config));
     return new AtelierClient(new Client({ connection, namespace: config.ATELIER_TEMPORAL_NAMESPACE }), connection, config.ATELIER_TASK_QUEUE);
   }
 

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { maskUrl, secretVariableNames } from './redact.ts';
+import { resolveTemporal } from './temporalConnection.ts';
+import type { TemporalSettings } from './temporalConnection.ts';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,6 +27,10 @@ const variables = {
   ATELIER_TEMPORAL_ADDRESS: { schema: hostPort, default: '127.0.0.1:7233', example: '127.0.0.1:7233' },
   ATELIER_TEMPORAL_NAMESPACE: { schema: z.string().regex(/^[\w.-]+$/, 'expected a namespace name'), default: 'default', example: 'default' },
   ATELIER_TEMPORAL_UI_PORT: { schema: port, default: '8233', example: '8233' },
+  // The two above are aliases of TEMPORAL_ADDRESS/TEMPORAL_NAMESPACE and win over them and over a
+  // TEMPORAL_PROFILE profile; TLS and API keys come from those (common/temporalConnection.ts). Whether
+  // the stack runs the dev server or uses a server it does not start: auto decides from the address.
+  ATELIER_TEMPORAL_EXTERNAL: { schema: z.enum(['auto', 'true', 'false'], { message: 'expected auto, true or false' }), default: 'auto', example: 'true' },
   ATELIER_TASK_QUEUE: { schema: z.string().min(1), default: 'atelier', example: 'atelier' },
   ATELIER_LAYER_SETS_DIR: { schema: z.string().min(1), default: 'samples/collections', example: 'samples/collections' },
   // Decoded layer options one worker process keeps (activities/layerCache.ts): 4 MiB each at 1024 px.
@@ -51,6 +57,22 @@ const variables = {
   ATELIER_WORKER_MAX_ACTIVITIES: { schema: z.coerce.number().int().min(1).max(1000), default: '8', example: '8' },
   // Workflow runs a worker keeps in memory between tasks (the SDK's default grows with the heap: thousands).
   ATELIER_WORKER_MAX_CACHED_WORKFLOWS: { schema: z.coerce.number().int().min(10).max(100_000), default: '250', example: '250' },
+  // Task queues a worker process serves (workers/worker.ts): workflow tasks and chain/IO activities on
+  // ATELIER_TASK_QUEUE, CPU-bound image activities on <ATELIER_TASK_QUEUE>-images.
+  ATELIER_WORKER_QUEUES: {
+    schema: z.string().regex(/^(all|(workflows|io|images)(,(workflows|io|images))*)$/, 'expected all, or some of workflows,io,images (comma-separated)'),
+    default: 'all',
+    example: 'workflows,io',
+  },
+  ATELIER_WORKER_MAX_IMAGE_ACTIVITIES: { schema: z.coerce.number().int().min(1).max(256), default: '4', example: '4' },
+  ATELIER_WORKER_MAX_WORKFLOW_TASKS: { schema: z.coerce.number().int().min(2).max(1000).optional(), default: undefined, example: '40' },
+  // The SDK's resource-based tuner instead of fixed slots (opt-in): slots follow CPU and memory use.
+  ATELIER_WORKER_TUNER: { schema: z.enum(['fixed', 'resource']), default: 'fixed', example: 'resource' },
+  ATELIER_WORKER_TARGET_CPU: { schema: z.coerce.number().gt(0).max(1, 'expected a fraction 0-1'), default: '0.8', example: '0.8' },
+  ATELIER_WORKER_TARGET_MEMORY: { schema: z.coerce.number().gt(0).max(1, 'expected a fraction 0-1'), default: '0.8', example: '0.8' },
+  // On SIGTERM/SIGINT, how long running activities get to finish before they are cancelled (and, if
+  // they do not finish, retried elsewhere after their heartbeat timeout).
+  ATELIER_WORKER_SHUTDOWN_GRACE_MS: { schema: z.coerce.number().int().min(0).max(3_600_000), default: '10000', example: '25000' },
   // Collections (workflows/collectionRun.ts): how many of a collection's assets run at once (a spec's own `concurrency` wins).
   ATELIER_COLLECTION_CONCURRENCY: { schema: z.coerce.number().int().min(1).max(256), default: '16', example: '16' },
   // Batch minting (workflows/minter.ts, docs/minting.md): batch size, how long the first request waits for
@@ -135,6 +157,10 @@ type Variables = typeof variables;
 export type Config = { [K in keyof Variables]: z.output<Variables[K]['schema']> } & {
   /** ATELIER_DATA_DIR resolved against the project root. */
   dataDir: string;
+  /** The Temporal connection (ATELIER_TEMPORAL_ADDRESS/NAMESPACE above hold the address and namespace in force). */
+  temporal: TemporalSettings;
+  /** The API key in force (TEMPORAL_API_KEY or the profile's): a secret, redacted by common/redact.ts. */
+  TEMPORAL_API_KEY?: string;
 };
 
 export class ConfigError extends Error {
@@ -161,9 +187,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`${name}=${shown}: ${why} (example: ${name}=${spec.example})`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  const config = values as Omit<Config, 'dataDir'>;
-  return { ...config, dataDir: path.resolve(projectRoot, config.ATELIER_DATA_DIR) };
+  // Temporal: a profile and the TEMPORAL_* variables, under ATELIER_TEMPORAL_ADDRESS/NAMESPACE when set.
+  const explicit = (name: string) => (env[name] && !problems.some((p) => p.startsWith(`${name}=`)) ? (values[name] as string) : undefined);
+  const temporal = resolveTemporal(
+    env,
+    {
+      address: explicit('ATELIER_TEMPORAL_ADDRESS'),
+      namespace: explicit('ATELIER_TEMPORAL_NAMESPACE'),
+      external: (values.ATELIER_TEMPORAL_EXTERNAL as 'auto' | 'true' | 'false' | undefined) ?? 'auto',
+    },
+    problems,
+  );
+  if (problems.length > 0 || !temporal) throw new ConfigError(problems);
+  const config = { ...values, ATELIER_TEMPORAL_ADDRESS: temporal.address, ATELIER_TEMPORAL_NAMESPACE: temporal.namespace } as Omit<
+    Config,
+    'dataDir' | 'temporal'
+  >;
+  return {
+    ...config,
+    dataDir: path.resolve(projectRoot, config.ATELIER_DATA_DIR),
+    temporal,
+    ...(temporal.apiKey !== undefined ? { TEMPORAL_API_KEY: temporal.apiKey } : {}),
+  };
 }
 
 /** ATELIER_REPOSITORIES as absolute paths (relative ones from the project root). */

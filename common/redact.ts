@@ -16,6 +16,8 @@ export const secretVariableNames = [
   'ATELIER_SLACK_APP_TOKEN',
   'ATELIER_SLACK_DECISION_KEY',
   'ATELIER_GIT_WEBHOOK_SECRET',
+  // Temporal Cloud's API key (from TEMPORAL_API_KEY or a profile; Config.TEMPORAL_API_KEY holds the one in force).
+  'TEMPORAL_API_KEY',
 ] as const;
 
 /** A path segment that looks like a key (`/v3/<key>`, `/bot<token>`): longer than 15 characters of [A-Za-z0-9_-]. */

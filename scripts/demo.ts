@@ -13,6 +13,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAtelierWorker } from '../workers/worker.ts';
 import { ensureDeployment } from './lib/deploy.ts';
 import { Stack } from './lib/stack.ts';
+import { describeTemporal } from '../common/temporalConnection.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,8 +36,12 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 const began = Date.now();
 const elapsed = () => `${((Date.now() - began) / 1000).toFixed(1).padStart(5)} s`;
 
-console.log('Bringing up the local stack (the first run builds temporal and ipfs: minutes)...');
 const stack = new Stack(config);
+console.log(
+  stack.temporalExternal
+    ? `Bringing up Kubo and Anvil; Temporal is external: ${describeTemporal(config)} (${config.temporal.externalReason})...`
+    : 'Bringing up the local stack (the first run builds temporal and ipfs: minutes)...',
+);
 await stack.up((line) => console.log(`  ${line}`));
 const deployment = await ensureDeployment(config);
 console.log(`  contract CreativeAsset at ${deployment.address} on chain ${deployment.chainId}`);

@@ -1,5 +1,7 @@
-// `npm run stack:up | stack:down | stack:status | stack:reset`
+// `npm run stack:up | stack:down | stack:status | stack:reset`. With an external Temporal (README:
+// "Connecting to Temporal") only Kubo and Anvil are started and stopped; Temporal is checked.
 import { ConfigError, loadConfig } from '../common/config.ts';
+import { describeTemporal } from '../common/temporalConnection.ts';
 import { Stack } from './lib/stack.ts';
 import { ensureDeployment } from './lib/deploy.ts';
 
@@ -25,7 +27,7 @@ try {
     case 'status': {
       const rows = await stack.status();
       for (const row of rows) {
-        console.log(`${row.name.padEnd(9)} ${row.state.padEnd(14)} ${row.address.padEnd(24)} ${row.pid ? `pid ${row.pid}` : ''}`);
+        console.log(`${row.name.padEnd(9)} ${row.state.padEnd(14)} ${row.address.padEnd(24)} ${row.pid ? `pid ${row.pid}` : row.external ? 'external' : ''}`);
       }
       printLinks(stack);
       if (rows.some((row) => row.state !== 'up')) process.exitCode = 1;
@@ -45,6 +47,7 @@ try {
 
 function printLinks(stack: Stack) {
   console.log(`Temporal Web UI  ${stack.temporalUiUrl}`);
+  if (stack.temporalExternal) console.log(`Temporal         ${describeTemporal(stack.config)}: ${stack.config.temporal.externalReason}`);
   console.log(`IPFS gateway     ${stack.config.ATELIER_KUBO_GATEWAY_URL}/ipfs/<cid>`);
   console.log(`data folder      ${stack.config.dataDir}`);
 }

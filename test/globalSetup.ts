@@ -1,4 +1,6 @@
-// Brings the real stack up once per test run, fresh, on test ports; takes it down after.
+// Brings the real stack up once per test run, fresh, on test ports; takes it down after. With an
+// external Temporal configured (README: "Connecting to Temporal"; e.g. ATELIER_TEMPORAL_EXTERNAL=true
+// and TEMPORAL_ADDRESS) only Kubo and Anvil are started, and the search attributes are registered there.
 import { loadConfig } from '../common/config.ts';
 import { ensureDeployment } from '../scripts/lib/deploy.ts';
 import { Stack } from '../scripts/lib/stack.ts';

@@ -1,10 +1,13 @@
-// Builds the Atelier worker: workflows from workflows/, activities wired from config.
+// Builds the Atelier worker(s): workflows from workflows/, activities wired from config, one Worker per
+// task queue this process serves (ATELIER_WORKER_QUEUES).
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure, CancelledFailure, TemporalFailure } from '@temporalio/common';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import type { ActivityInterceptorsFactory, LogLevel, LogMetadata, Logger, WorkflowBundle } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory, LogLevel, LogMetadata, Logger, WorkerPlugin, WorkflowBundle } from '@temporalio/worker';
 import type { Config } from '../common/config.ts';
 import { redactDeep, redactor } from '../common/redact.ts';
+import { temporalConnectOptions } from '../common/temporalConnection.ts';
+import { imagesTaskQueueOf } from '../workflows/activityOptions.ts';
 import type { Redactor } from '../common/redact.ts';
 import { createWorkerActivities } from './dependencies.ts';
 
@@ -17,37 +20,146 @@ export function bundleAtelierWorkflows(logger?: Parameters<typeof bundleWorkflow
   return bundleWorkflowCode({ workflowsPath, payloadConverterPath, logger });
 }
 
-export async function createAtelierWorker(config: Config, options: { workflowBundle?: WorkflowBundle } = {}) {
-  const connection = await NativeConnection.connect({ address: config.ATELIER_TEMPORAL_ADDRESS });
+/** What ATELIER_WORKER_QUEUES asks this process to serve. */
+export function workerQueues(config: Pick<Config, 'ATELIER_WORKER_QUEUES' | 'ATELIER_TASK_QUEUE'>) {
+  const parts = new Set(config.ATELIER_WORKER_QUEUES === 'all' ? ['workflows', 'io', 'images'] : config.ATELIER_WORKER_QUEUES.split(','));
+  return {
+    workflows: parts.has('workflows'),
+    io: parts.has('io'),
+    images: parts.has('images'),
+    mainQueue: config.ATELIER_TASK_QUEUE,
+    imagesQueue: imagesTaskQueueOf(config.ATELIER_TASK_QUEUE),
+  };
+}
+
+/** Several Workers run, and shut down, as one: what createAtelierWorker's callers see as `worker`. */
+export interface AtelierWorkers {
+  /** Every Worker of this process: the main queue's (workflows and/or IO activities), the images queue's. */
+  readonly workers: { taskQueue: string; serves: string; worker: Worker }[];
+  /** Runs them all until shutdown() (or SIGINT/SIGTERM, through the Runtime); one failing stops the others. */
+  run(): Promise<void>;
+  /** Stops polling; running activities get ATELIER_WORKER_SHUTDOWN_GRACE_MS to finish. */
+  shutdown(): void;
+  /** A line for logs: which queue serves what. */
+  describe(): string;
+}
+
+/**
+ * The worker(s) of one process (ATELIER_WORKER_QUEUES): on ATELIER_TASK_QUEUE the workflows and the
+ * chain/IO activities, on <ATELIER_TASK_QUEUE>-images the CPU-bound image activities (generate,
+ * format, checks), each with its own slots. One connection, one set of activity dependencies. Every
+ * activity is registered on both queues: activities that older workflow code scheduled on the main
+ * queue still find a worker there.
+ */
+export async function createAtelierWorker(
+  config: Config,
+  options: { workflowBundle?: WorkflowBundle; plugins?: WorkerPlugin[] } = {},
+): Promise<{ worker: AtelierWorkers; close(): Promise<void> }> {
+  const queues = workerQueues(config);
+  const connection = await NativeConnection.connect(temporalConnectOptions(config));
   const { activities, close } = createWorkerActivities(config);
   const redact = redactor(config);
-  const worker = await Worker.create({
+  const base = {
     connection,
     namespace: config.ATELIER_TEMPORAL_NAMESPACE,
-    taskQueue: config.ATELIER_TASK_QUEUE,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     dataConverter: { payloadConverterPath },
+    // On SIGTERM/SIGINT (the SDK's Runtime shuts every worker down) or shutdown(): polling stops, running
+    // activities get this long to finish, then they are cancelled; one that does not stop is retried by
+    // another worker after its heartbeat timeout (10-30 s, workflows/activityOptions.ts).
+    shutdownGraceTime: config.ATELIER_WORKER_SHUTDOWN_GRACE_MS,
+    // An activity that ignores its cancellation does not hold the process for ever: 15 s later run()
+    // rejects (GracefulShutdownPeriodExpiredError), the process exits, and the attempt is retried elsewhere.
+    shutdownForceTime: config.ATELIER_WORKER_SHUTDOWN_GRACE_MS + 15_000,
+    ...(options.plugins ? { plugins: options.plugins } : {}),
+  };
+  const activityPart = (maxActivities: number) => ({
     activities,
     // An error an activity throws becomes its failure in the run's history, `status`, the Web UI and
     // the worker's "Activity failed" log line: no secret or URL credential may be in it.
     interceptors: { activity: [redactingActivityErrors(redact)] },
-    // Not the SDK's 100. Temporal records an activity's start before handing it to a waiting poller
-    // and gives that write 1 s (matching's sync-match deadline); a write that lands later has marked
-    // the attempt started, yet the task is dropped and no worker runs it until its start-to-close or
-    // heartbeat timeout. Bursts of dozens of completions and starts queue the server's writes (the
-    // dev server has one history shard and one SQLite connection) past that second; a few slots keep
-    // the queue short and let tasks wait in the task queue instead, dispatched with a 10 s deadline.
-    maxConcurrentActivityTaskExecutions: config.ATELIER_WORKER_MAX_ACTIVITIES,
-    // A collection keeps thousands of asset runs open (waiting for their mint turn): the cache holds
-    // the busy ones, the others are replayed from their short histories when their turn comes.
-    maxCachedWorkflows: config.ATELIER_WORKER_MAX_CACHED_WORKFLOWS,
+    ...slots(config, maxActivities),
   });
+  const created: AtelierWorkers['workers'] = [];
+  try {
+    if (queues.workflows || queues.io) {
+      const worker = await Worker.create({
+        ...base,
+        taskQueue: queues.mainQueue,
+        ...(queues.workflows
+          ? {
+              ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+              // A collection keeps thousands of asset runs open (waiting for their mint turn): the cache holds
+              // the busy ones, the others are replayed from their short histories when their turn comes.
+              maxCachedWorkflows: config.ATELIER_WORKER_MAX_CACHED_WORKFLOWS,
+            }
+          : {}),
+        ...(queues.io ? activityPart(config.ATELIER_WORKER_MAX_ACTIVITIES) : {}),
+        ...(queues.workflows && config.ATELIER_WORKER_TUNER === 'fixed' && config.ATELIER_WORKER_MAX_WORKFLOW_TASKS
+          ? { maxConcurrentWorkflowTaskExecutions: config.ATELIER_WORKER_MAX_WORKFLOW_TASKS }
+          : {}),
+      });
+      created.push({
+        taskQueue: queues.mainQueue,
+        serves: [queues.workflows && 'workflows', queues.io && 'io activities'].filter(Boolean).join(' + '),
+        worker,
+      });
+    }
+    if (queues.images) {
+      const worker = await Worker.create({ ...base, taskQueue: queues.imagesQueue, ...activityPart(config.ATELIER_WORKER_MAX_IMAGE_ACTIVITIES) });
+      created.push({ taskQueue: queues.imagesQueue, serves: 'image activities', worker });
+    }
+  } catch (error) {
+    close();
+    await connection.close();
+    throw error;
+  }
+  const workers: AtelierWorkers = {
+    workers: created,
+    async run() {
+      const runs = created.map(({ worker }) =>
+        worker.run().catch((error: unknown) => {
+          // One failed: the others stop too, so the process does not poll half its queues.
+          for (const other of created) if (other.worker.getState() === 'RUNNING') other.worker.shutdown();
+          throw error;
+        }),
+      );
+      const results = await Promise.allSettled(runs);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    shutdown() {
+      for (const { worker } of created) if (worker.getState() === 'RUNNING') worker.shutdown();
+    },
+    describe: () => created.map(({ taskQueue, serves }) => `${taskQueue} (${serves})`).join(', '),
+  };
   return {
-    worker,
-    /** Releases the connection and clients once the worker has stopped. */
+    worker: workers,
+    /** Releases the connection and clients once the workers have stopped. */
     async close() {
       close();
       await connection.close();
+    },
+  };
+}
+
+/**
+ * Slots of one Worker. Fixed (the default): `maxActivities` activities at once, not the SDK's 100.
+ * Temporal records an activity's start before handing it to a waiting poller and gives that write 1 s
+ * (matching's sync-match deadline); a write that lands later has marked the attempt started, yet the
+ * task is dropped and no worker runs it until its start-to-close or heartbeat timeout. Bursts of dozens
+ * of completions and starts queue the server's writes (the dev server has one history shard and one
+ * SQLite connection) past that second; a few slots keep the queue short and let tasks wait in the task
+ * queue instead, dispatched with a 10 s deadline. ATELIER_WORKER_TUNER=resource: the SDK's
+ * resource-based tuner hands out slots while the host stays under the CPU and memory targets, never
+ * more than `maxActivities` activities at once.
+ */
+function slots(config: Config, maxActivities: number) {
+  if (config.ATELIER_WORKER_TUNER === 'fixed') return { maxConcurrentActivityTaskExecutions: maxActivities };
+  return {
+    tuner: {
+      tunerOptions: { targetCpuUsage: config.ATELIER_WORKER_TARGET_CPU, targetMemoryUsage: config.ATELIER_WORKER_TARGET_MEMORY },
+      activityTaskSlotOptions: { minimumSlots: 1, maximumSlots: maxActivities },
+      ...(config.ATELIER_WORKER_MAX_WORKFLOW_TASKS ? { workflowTaskSlotOptions: { maximumSlots: config.ATELIER_WORKER_MAX_WORKFLOW_TASKS } } : {}),
     },
   };
 }

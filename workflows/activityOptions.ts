@@ -1,18 +1,50 @@
 // One named set of activity options per kind of stage, shared by the workflows.
+import { inWorkflowContext, workflowInfo } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
+
+/**
+ * The task queue of CPU-bound image work, beside the workflow's own: `<task queue>-images`. Workers
+ * (workers/worker.ts, ATELIER_WORKER_QUEUES) serve it apart from chain and IO work, so sharp never
+ * takes the slots a mint or a pin is waiting for, and image workers can scale on their own.
+ */
+export const imagesTaskQueueOf = (taskQueue: string) => `${taskQueue}-images`;
+
+/**
+ * Options whose task queue is the images queue of the running workflow. A workflow cannot read the
+ * environment, so the name comes from workflowInfo().taskQueue, read each time an activity is
+ * scheduled (the getter runs when proxyActivities, executeWithOptions or a spread copies the options,
+ * which is inside the workflow; proxies are made at module load, where there is no workflow yet).
+ * Replay-safe: a command's task queue is not compared with the recorded event's, so histories whose
+ * image activities ran on the main queue replay unchanged (test/replay.test.ts); those attempts, and
+ * any that old code still schedules there, are served because every worker of the main queue
+ * registers every activity.
+ */
+function onImagesQueue(options: ActivityOptions): ActivityOptions {
+  return Object.defineProperty({ ...options }, 'taskQueue', {
+    enumerable: true,
+    get: () => (inWorkflowContext() ? imagesTaskQueueOf(workflowInfo().taskQueue) : undefined),
+  });
+}
 
 /** Bad input fails at once (non-retryable); anything else is an outage that only delays the run. */
 const untilBack = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
 
 /**
- * CPU-bound image work (generate, format): Kubo or the generator being down only delays it. The
+ * CPU-bound image work (generate, format, checks), on the images task queue: Kubo or the generator being down only delays it. The
  * activities heartbeat every second, so an attempt the worker never got (or a dead worker's) is
  * retried after 30 s, not after the whole start-to-close timeout.
  */
-export const imageWork: ActivityOptions = { startToCloseTimeout: '3 minutes', heartbeatTimeout: '30s', retry: untilBack };
+export const imageWork: ActivityOptions = onImagesQueue({ startToCloseTimeout: '3 minutes', heartbeatTimeout: '30s', retry: untilBack });
 
 /** Pinning: retried until Kubo answers again; heartbeats like image work. */
 export const pinning: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: untilBack };
+
+/**
+ * A collection's publication (contact sheet, then pins) on the images queue, for
+ * `proxyActivities<Activities>(collectionPublishing)` in workflows/collectionRun.ts, which still uses
+ * `{ ...pinning, startToCloseTimeout: '30 minutes' }` (the main queue) today.
+ */
+export const collectionPublishing: ActivityOptions = onImagesQueue({ ...pinning, startToCloseTimeout: '30 minutes' });
 
 /** The chain: a short heartbeat, so that after a worker crash the next attempt starts soon. */
 export const chainWork: ActivityOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '10s', retry: untilBack };

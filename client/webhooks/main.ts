@@ -6,6 +6,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../../common/config.ts';
 import type { Config } from '../../common/config.ts';
+import { temporalConnectOptions } from '../../common/temporalConnection.ts';
 import { repositoryLocationProblem } from '../../common/repository.ts';
 import { requestSync, syncKnowsDelivery } from '../repository.ts';
 import { GIT_HOOK_PATH, startGitWebhookServer } from './server.ts';
@@ -58,7 +59,7 @@ async function main() {
     console.error(error.message);
     process.exit(EXIT_CONFIG);
   }
-  const connection = await Connection.connect({ address: config.ATELIER_TEMPORAL_ADDRESS }).catch((error: Error) => {
+  const connection = await Connection.connect(temporalConnectOptions(config)).catch((error: Error) => {
     throw new Error(`cannot reach Temporal at ${config.ATELIER_TEMPORAL_ADDRESS} (${error.message}); is the stack up?`);
   });
   const client = new Client({ connection, namespace: config.ATELIER_TEMPORAL_NAMESPACE });

@@ -1,6 +1,11 @@
 // The local stack: Temporal dev server (with Web UI), an offline Kubo node and Anvil,
 // all on loopback, with their state in the data folder. Used by `npm run stack:*`,
 // the demo and the test suite's global setup.
+//
+// With an external Temporal (config.temporal.external: a profile, TEMPORAL_ADDRESS, TLS or an API key,
+// a non-loopback address, or ATELIER_TEMPORAL_EXTERNAL=true; see common/temporalConnection.ts), or
+// `new Stack(config, { temporal: 'external' })`, the stack starts only Kubo and Anvil: `up` checks that
+// Temporal answers and registers Atelier's search attributes on its namespace when they are missing.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -9,6 +14,7 @@ import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { Config } from '../../common/config.ts';
 import { atelierSearchAttributes } from '../../common/searchAttributes.ts';
+import { temporalConnectOptions } from '../../common/temporalConnection.ts';
 import { anvilBinary, ensureGoTool } from './tools.ts';
 
 export type ServiceName = 'temporal' | 'kubo' | 'anvil';
@@ -34,8 +40,35 @@ interface ServicePlan {
 
 const portOf = (url: string) => Number(new URL(url).port || (url.startsWith('https') ? 443 : 80));
 
+export interface StackOptions {
+  /** 'external': never start or stop a Temporal server, use the configured one. Default: config.temporal.external. */
+  temporal?: 'embedded' | 'external';
+}
+
+export interface ServiceStatus {
+  name: ServiceName;
+  state: 'up' | 'down' | 'not answering';
+  pid?: number;
+  address: string;
+  /** Temporal only: a server the stack does not start. */
+  external?: boolean;
+}
+
 export class Stack {
-  constructor(readonly config: Config) {}
+  /** Whether Temporal is a server this stack does not start (then it runs only Kubo and Anvil). */
+  readonly temporalExternal: boolean;
+
+  constructor(
+    readonly config: Config,
+    options: StackOptions = {},
+  ) {
+    this.temporalExternal = options.temporal ? options.temporal === 'external' : (config.temporal?.external ?? false);
+  }
+
+  /** The services this stack starts and stops: all three, or Kubo and Anvil beside an external Temporal. */
+  get services(): ServiceName[] {
+    return this.temporalExternal ? serviceNames.filter((name) => name !== 'temporal') : serviceNames;
+  }
 
   get runDir() {
     return path.join(this.config.dataDir, 'run');
@@ -53,7 +86,10 @@ export class Stack {
     return path.join(this.config.dataDir, 'anvil', 'state.json');
   }
   get temporalUiUrl() {
-    return `http://127.0.0.1:${this.config.ATELIER_TEMPORAL_UI_PORT}/namespaces/${this.config.ATELIER_TEMPORAL_NAMESPACE}/workflows`;
+    const namespace = this.config.ATELIER_TEMPORAL_NAMESPACE;
+    if (!this.temporalExternal) return `http://127.0.0.1:${this.config.ATELIER_TEMPORAL_UI_PORT}/namespaces/${namespace}/workflows`;
+    if (/\.tmprl\.cloud:\d+$/.test(this.config.ATELIER_TEMPORAL_ADDRESS)) return `https://cloud.temporal.io/namespaces/${namespace}/workflows`;
+    return `(the Web UI of the Temporal server at ${this.config.ATELIER_TEMPORAL_ADDRESS}, namespace ${namespace})`;
   }
 
   private plan(name: ServiceName): ServicePlan {
@@ -169,6 +205,9 @@ export class Stack {
 
   /** Starts the service unless it already runs, then waits until it answers. */
   async start(name: ServiceName, log: (line: string) => void = console.log): Promise<void> {
+    if (name === 'temporal' && this.temporalExternal) {
+      throw new Error(`Temporal is external (${this.externalReason}): the stack does not start it; it uses ${this.config.ATELIER_TEMPORAL_ADDRESS}`);
+    }
     const plan = this.plan(name);
     const existing = this.running(name);
     if (existing) {
@@ -182,7 +221,10 @@ export class Stack {
       if (!free) {
         throw new Error(
           `Cannot start ${name}: port ${port} on 127.0.0.1 is held by another process that atelier did not start.\n` +
-            `Stop that process, or pick another port with ${variable}.`,
+            `Stop that process, or pick another port with ${variable}.` +
+            (name === 'temporal'
+              ? `\nIf it is a Temporal server Atelier should use, say so: ATELIER_TEMPORAL_EXTERNAL=true (the stack then starts only Kubo and Anvil).`
+              : ''),
         );
       }
     }
@@ -227,21 +269,46 @@ export class Stack {
 
   async up(log: (line: string) => void = console.log): Promise<void> {
     // Tools first (one build at a time on small machines), then the services side by side.
-    await ensureGoTool('temporal');
+    if (!this.temporalExternal) await ensureGoTool('temporal');
     await ensureGoTool('ipfs');
-    await Promise.all(serviceNames.map((name) => this.start(name, log)));
+    await Promise.all([...this.services.map((name) => this.start(name, log)), ...(this.temporalExternal ? [this.useExternalTemporal(log)] : [])]);
+  }
+
+  private get externalReason(): string {
+    return this.config.temporal?.external ? this.config.temporal.externalReason : "the stack's options";
+  }
+
+  /** An external Temporal: it must answer (30 s), and Atelier's search attributes are added if missing. */
+  private async useExternalTemporal(log: (line: string) => void): Promise<void> {
+    const { ATELIER_TEMPORAL_ADDRESS: address, ATELIER_TEMPORAL_NAMESPACE: namespace } = this.config;
+    let lastError = '';
+    const answered = await waitUntil(async () => {
+      lastError = (await this.temporalProblem()) ?? '';
+      return lastError === '';
+    }, 30_000);
+    if (!answered) {
+      throw new Error(`Temporal at ${address} (external: ${this.externalReason}) did not answer for namespace ${namespace} within 30 s: ${lastError}`);
+    }
+    await this.ensureSearchAttributes();
+    log(`${'temporal'.padEnd(8)} external at ${address}, namespace ${namespace} (${this.externalReason})`);
   }
 
   async down(log: (line: string) => void = console.log): Promise<void> {
+    // Everything `up` started, whatever the configuration says now (an embedded server started
+    // before Temporal became external is stopped too); an external server is never touched.
     for (const name of serviceNames) {
       if (await this.stop(name)) log(`${name.padEnd(8)} stopped`);
     }
   }
 
-  async status(): Promise<{ name: ServiceName; state: 'up' | 'down' | 'not answering'; pid?: number; address: string }[]> {
+  async status(): Promise<ServiceStatus[]> {
     return Promise.all(
       serviceNames.map(async (name) => {
         const plan = this.plan(name);
+        if (name === 'temporal' && this.temporalExternal) {
+          const answers = (await this.temporalProblem()) === undefined;
+          return { name, state: answers ? ('up' as const) : ('not answering' as const), address: plan.address, external: true };
+        }
         const record = this.running(name);
         if (!record) return { name, state: 'down' as const, address: plan.address };
         const answers = await plan.ready().catch(() => false);
@@ -258,30 +325,33 @@ export class Stack {
   }
 
   private async temporalAnswers(): Promise<boolean> {
+    return (await this.temporalProblem()) === undefined;
+  }
+
+  /** Why Temporal does not answer describeNamespace with the configured connection, or undefined when it does. */
+  private async temporalProblem(): Promise<string | undefined> {
     let connection: Connection | undefined;
     try {
-      connection = await Connection.connect({ address: this.config.ATELIER_TEMPORAL_ADDRESS, connectTimeout: 1_000 });
+      connection = await Connection.connect({ ...temporalConnectOptions(this.config), connectTimeout: 2_000 });
       await connection.workflowService.describeNamespace({ namespace: this.config.ATELIER_TEMPORAL_NAMESPACE });
-      return true;
-    } catch {
-      return false;
+      return undefined;
+    } catch (error) {
+      return (error as Error).message || String(error);
     } finally {
-      await connection?.close();
+      await connection?.close().catch(() => {});
     }
   }
 
-  /** `--search-attribute` does not reach a namespace already stored in the SQLite file: add what is missing. */
+  /**
+   * Atelier's search attributes on the namespace, added where missing: `--search-attribute` does not
+   * reach a namespace already stored in the dev server's SQLite file, and an external server may not
+   * have them yet. Credentials that may not add them get an error naming each one and the command an
+   * admin runs.
+   */
   async ensureSearchAttributes(): Promise<void> {
-    const connection = await Connection.connect({ address: this.config.ATELIER_TEMPORAL_ADDRESS });
+    const connection = await Connection.connect(temporalConnectOptions(this.config));
     try {
-      const namespace = this.config.ATELIER_TEMPORAL_NAMESPACE;
-      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-      const missing = atelierSearchAttributes.filter((key) => !(key.name in (customAttributes ?? {})));
-      if (missing.length === 0) return;
-      await connection.operatorService.addSearchAttributes({
-        namespace,
-        searchAttributes: Object.fromEntries(missing.map((key) => [key.name, indexedValueType(key.type)])),
-      });
+      await registerSearchAttributes(connection.operatorService, this.config.ATELIER_TEMPORAL_NAMESPACE, this.config.ATELIER_TEMPORAL_ADDRESS);
     } finally {
       await connection.close();
     }
@@ -301,6 +371,46 @@ export class Stack {
     kuboConfig.Bootstrap = [];
     kuboConfig.Gateway = { ...kuboConfig.Gateway, NoFetch: true };
     fs.writeFileSync(configFile, JSON.stringify(kuboConfig, null, 2));
+  }
+}
+
+/** The operator service calls registerSearchAttributes makes (a Connection's operatorService has them). */
+export interface SearchAttributeOperator {
+  listSearchAttributes(request: { namespace: string }): Promise<{ customAttributes?: Record<string, unknown> | null }>;
+  addSearchAttributes(request: { namespace: string; searchAttributes: Record<string, IndexedValueType> }): Promise<unknown>;
+}
+
+/** gRPC status codes that mean "these credentials may not" (or the server does not offer it: Temporal Cloud). */
+const PERMISSION_DENIED = 7;
+const UNIMPLEMENTED = 12;
+
+/** Adds Atelier's search attributes that the namespace lacks; a refusal names each one and the admin's command. */
+export async function registerSearchAttributes(operator: SearchAttributeOperator, namespace: string, address: string): Promise<string[]> {
+  let missing: (typeof atelierSearchAttributes)[number][] = [...atelierSearchAttributes];
+  try {
+    const { customAttributes } = await operator.listSearchAttributes({ namespace });
+    missing = atelierSearchAttributes.filter((key) => !(key.name in (customAttributes ?? {})));
+    if (missing.length === 0) return [];
+    await operator.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, indexedValueType(key.type)])),
+    });
+    return missing.map((key) => key.name);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== PERMISSION_DENIED && code !== UNIMPLEMENTED) throw error;
+    const kind = code === PERMISSION_DENIED ? 'PermissionDenied' : 'Unimplemented';
+    const names = missing.map((key) => `${key.name} (${cliTypeName(key.type)})`).join(', ');
+    const commands = missing.map(
+      (key) => `  temporal operator search-attribute create --address ${address} --namespace ${namespace} --name ${key.name} --type ${cliTypeName(key.type)}`,
+    );
+    const cloud = `  tcld namespace search-attributes add --namespace ${namespace} ${missing.map((key) => `--search-attribute "${key.name}=${cliTypeName(key.type)}"`).join(' ')}`;
+    throw new Error(
+      `Temporal namespace ${namespace} at ${address} needs the search attributes ${names}, and these credentials may not add them ` +
+        `(${kind}: ${(error as { details?: string }).details ?? (error as Error).message}).\n` +
+        `An admin of the namespace must add them, once:\n${commands.join('\n')}\n` +
+        `On Temporal Cloud (tcld, or the namespace's page in the Cloud UI):\n${cloud}`,
+    );
   }
 }
 
