@@ -218,3 +218,6 @@ export function repositoryRootsOf(config: Config): string[] {
     .filter(Boolean)
     .map((entry) => path.resolve(projectRoot, entry));
 }
+
+/** The name of every ATELIER_* variable loadConfig reads (test/compose.test.ts checks .env.example and docker-compose.yml against it). */
+export const configVariableNames: readonly string[] = Object.keys(variables);
