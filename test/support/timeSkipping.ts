@@ -12,6 +12,7 @@ import { atelierSearchAttributes } from '../../common/searchAttributes.ts';
 import { ensureTimeSkippingServer } from '../../scripts/lib/testServer.ts';
 import { payloadConverterPath } from '../../workers/worker.ts';
 import { workflowBundle } from './harness.ts';
+import { imagesTaskQueueOf } from '../../workflows/activityOptions.ts';
 
 /**
  * A fresh time-skipping server (about half a second to start) and its clients, with Atelier's
@@ -62,6 +63,8 @@ export async function startTimeSkippingWorker(
     if (!extraBundles.has(workflowsPath)) extraBundles.set(workflowsPath, bundleWorkflowCode({ workflowsPath, payloadConverterPath, logger: quietLogger() }));
     bundle = extraBundles.get(workflowsPath)!;
   }
+  // Nobody subscribes to webhooks here: the asset runs ask once at start (workflows/assetLifecycle.ts).
+  const activities = { subscribedEvents: async () => [], ...options.activities };
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
@@ -69,15 +72,22 @@ export async function startTimeSkippingWorker(
     workflowBundle: await bundle,
     // As the real worker: undecodable payloads reach handlers as a marker (common/payloadConverter.js).
     dataConverter: { payloadConverterPath },
-    // Nobody subscribes to webhooks here: the asset runs ask once at start (workflows/assetLifecycle.ts).
-    activities: { subscribedEvents: async () => [], ...options.activities },
+    activities,
   });
-  const running = worker.run();
+  // Image work runs on its own queue beside the workflow's (workflows/activityOptions.ts).
+  const imageWorker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue: imagesTaskQueueOf(taskQueue),
+    dataConverter: { payloadConverterPath },
+    activities,
+  });
+  const running = Promise.all([worker.run(), imageWorker.run()]);
   return {
     taskQueue,
     worker,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const w of [worker, imageWorker]) if (w.getState() === 'RUNNING') w.shutdown();
       await running;
     },
   };
