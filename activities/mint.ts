@@ -7,6 +7,7 @@ import type { MintReceipt } from '../common/asset.ts';
 import type { CreativeAssetContract } from '../contracts/index.ts';
 import { assetIdOf, connectCreativeAsset, metadataDigestFromCid, mintedTokensFromReceipt, parseCreativeAssetError } from '../contracts/index.ts';
 import { heartbeatWhile } from './heartbeat.ts';
+import { recordMintGas } from './metrics.ts';
 
 export interface MintDependencies {
   provider: JsonRpcProvider;
@@ -86,6 +87,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
   async function toMintReceipt(receipt: TransactionReceipt, assetId: bigint, alreadyMinted: boolean): Promise<MintReceipt> {
     const minted = mintedTokensFromReceipt(receipt, contractAddress).find((m) => m.assetId === assetId);
     if (!minted) throw new Error(`transaction ${receipt.hash} minted no token for asset ${assetId}`);
+    recordMintGas(receipt.gasUsed, 1, 'single');
     return {
       tokenId: minted.tokenId.toString(),
       txHash: receipt.hash,

@@ -21,6 +21,7 @@ import {
 import { heartbeatWhile } from './heartbeat.ts';
 import { kuboSignal } from './kubo.ts';
 import { existingMint } from './mint.ts';
+import { recordMintGas } from './metrics.ts';
 import { mintRequestSignalName } from '../common/mint.ts';
 import type { MintRequest, MinterInput, MinterSettings } from '../common/mint.ts';
 
@@ -295,6 +296,7 @@ export function createMintBatchActivities({ provider, signer, contractAddress, d
                 alreadyMinted: false,
               },
             }));
+          recordMintGas(confirmed.gasUsed, minted.length, 'batch');
           return { status: 'mined', txHash: hash, minted };
         }
         if ((await provider.getTransactionCount(signer.address, 'latest')) > nonce) {

@@ -4,6 +4,7 @@ import { CID } from 'multiformats/cid';
 import type { ContentRef } from '../common/asset.ts';
 import { heartbeatWhile } from './heartbeat.ts';
 import { kuboSignal, readVerified } from './kubo.ts';
+import { recordPinned } from './metrics.ts';
 
 export interface PinInput {
   contents: ContentRef[];
@@ -18,6 +19,7 @@ export function createPinActivities({ kubo }: { kubo: KuboRPCClient }) {
           await kubo.pin.add(CID.parse(content.cid), { recursive: true, signal: kuboSignal() });
           await readVerified(kubo, content);
         }
+        recordPinned(contents);
         return { pinned: contents.map((c) => c.cid) };
       });
     },

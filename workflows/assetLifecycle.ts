@@ -40,6 +40,7 @@ import {
 import type { CollectionAssetEvent } from '../common/collection.ts';
 import type { CancelInput } from './messages.ts';
 import { mintThroughMinter } from './minter.ts';
+import { countStage, recordApprovalWait } from './metrics.ts';
 
 const { generateDraft, formatAsset, checkDraft } = proxyActivities<Activities>(imageWork);
 const { pinAsset } = proxyActivities<Activities>(pinning);
@@ -147,6 +148,7 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   const setStage = (stage: Stage) => {
     status.stage = stage;
     upsertSearchAttributes([{ key: AtelierStage, value: stage }]);
+    countStage(stage);
     showDetails();
   };
   const showDetails = () => setCurrentDetails(currentDetails(spec, status));
@@ -459,6 +461,7 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
       return 'revised';
     }
     const taken = decision;
+    recordApprovalWait(Date.now() - putUpAt, taken.kind);
     const { kind, by, name, via, at, comment } = taken;
     notify({ ...notice, event: 'decided', decision: { kind, by, name, via, at, comment } });
     emit(kind === 'approve' ? 'asset.approved' : 'asset.rejected', { by, name, via, comment: comment ?? null, draftCid: draft.cid });
