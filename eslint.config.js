@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_')).flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'contracts/build/**', 'common/payloadConverter.js', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', '.data/**', '.tools/**', '.build/**', 'contracts/build/**', 'common/payloadConverter.js', 'eslint.config.js'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],

@@ -15,6 +15,8 @@ class SecretsSweepLast extends BaseSequencer {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The cluster suite has its own stack and config (npm run test:cluster, test/cluster/vitest.config.ts).
+    exclude: ['test/cluster/**', 'node_modules/**'],
     // The Temporal SDK's native runtime is safer in processes than in worker threads.
     pool: 'forks',
     globalSetup: ['test/globalSetup.ts'],

@@ -15,5 +15,7 @@ it('npm run demo mints every asset and ends with the summary line', async () => 
   expect(lines.at(-1)).toMatch(/^minted 3\/3 assets in \d+\.\d s$/);
   expect(stdout).toMatch(/asset\s+stage\s+token\s+tx\s+metadata cid\s+gateway url/);
   expect(stdout.match(/^asset:critters-\w+:\d\s+minted\s+\d+/gm)).toHaveLength(3);
-  expect(stdout).toMatch(/stage times of asset:critters-\w+:1: subscribedEvents \d+ ms, generateDraft \d+ ms, formatAsset \d+ ms, pinAsset \d+ ms, mintAsset \d+ ms/);
+  expect(stdout).toMatch(
+    /stage times of asset:critters-\w+:1: subscribedEvents \d+ ms, generateDraft \d+ ms, formatAsset \d+ ms, pinAsset \d+ ms, mintAsset \d+ ms/,
+  );
 });
