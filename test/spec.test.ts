@@ -33,7 +33,11 @@ async function startWithSpec(spec: Record<string, unknown>) {
 
 describe('atelier start refuses bad specs before any run starts', () => {
   const cases: [string, (spec: Record<string, unknown>) => void, RegExp][] = [
-    ['an unknown generator', (s) => (s.generator = { kind: 'midjourney', prompt: 'a cat' }), /generator\.kind: expected generator\.kind "layers" or "openai"/],
+    [
+      'an unknown generator',
+      (s) => (s.generator = { kind: 'midjourney', prompt: 'a cat' }),
+      /generator\.kind: expected generator\.kind "layers", "openai" or "artwork"/,
+    ],
     ['a bad recipient address', (s) => (s.recipient = '0x1234'), /recipient: expected a 0x-prefixed 20-byte address/],
     [
       'a trait the layer set does not have',
