@@ -39,11 +39,7 @@ export const imageWork: ActivityOptions = onImagesQueue({ startToCloseTimeout: '
 /** Pinning: retried until Kubo answers again; heartbeats like image work. */
 export const pinning: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: untilBack };
 
-/**
- * A collection's publication (contact sheet, then pins) on the images queue, for
- * `proxyActivities<Activities>(collectionPublishing)` in workflows/collectionRun.ts, which still uses
- * `{ ...pinning, startToCloseTimeout: '30 minutes' }` (the main queue) today.
- */
+/** A collection's publication (the contact sheet, then pins), once per collection: on the images queue. */
 export const collectionPublishing: ActivityOptions = onImagesQueue({ ...pinning, startToCloseTimeout: '30 minutes' });
 
 /** The chain: a short heartbeat, so that after a worker crash the next attempt starts soon. */

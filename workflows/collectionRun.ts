@@ -37,7 +37,7 @@ import { deriveDna, sampleIndices, traitsOfDna } from '../common/dna.ts';
 import { AtelierCollection, AtelierStage } from '../common/searchAttributes.ts';
 import type { Activities } from '../activities/index.ts';
 import { assetLifecycle } from './assetLifecycle.ts';
-import { configLookup, pinning } from './activityOptions.ts';
+import { collectionPublishing, configLookup, pinning } from './activityOptions.ts';
 import {
   approveRestUpdate,
   cancelCollectionUpdate,
@@ -50,7 +50,9 @@ import {
 } from './messages.ts';
 
 const { collectionSettings, collectionStructure } = proxyActivities<Activities>(configLookup);
-const { publishCollection, collectionReport } = proxyActivities<Activities>({ ...pinning, startToCloseTimeout: '30 minutes' });
+// The contact sheet is image work: it runs on the images queue (workflows/activityOptions.ts).
+const { publishCollection } = proxyActivities<Activities>(collectionPublishing);
+const { collectionReport } = proxyActivities<Activities>({ ...pinning, startToCloseTimeout: '30 minutes' });
 
 /** Continue-as-new past this many history events (Temporal's limit is 51,200). */
 const DEFAULT_HISTORY_LIMIT = 10_000;
