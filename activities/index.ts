@@ -1,6 +1,8 @@
 // All activities, each built by its factory from the dependencies the worker wires.
 import { createApprovalActivities } from './approval.ts';
 import type { ApprovalDependencies } from './approval.ts';
+import { createArweaveActivities } from './arweave.ts';
+import type { ArweaveDependencies } from './arweave.ts';
 import { createCheckActivities } from './checks.ts';
 import type { CheckDependencies } from './checks.ts';
 import { createCollectionActivities } from './collection.ts';
@@ -34,7 +36,8 @@ export type ActivityDependencies = GenerateDependencies &
   CollectionDependencies &
   RepositoryDependencies &
   CheckDependencies &
-  EventDependencies;
+  EventDependencies &
+  ArweaveDependencies;
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -42,6 +45,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createApprovalActivities(deps),
     ...createFormatActivities(deps),
     ...createPinActivities(deps),
+    ...createArweaveActivities(deps),
     ...createMintActivities(deps),
     ...createMintBatchActivities(deps),
     ...createTrustActivities(deps),

@@ -149,6 +149,12 @@ const variables = {
   },
   ATELIER_METRICS_ADDRESS: { schema: hostPort.optional(), default: undefined, example: '127.0.0.1:9464' },
   ATELIER_OTEL: { schema: z.enum(['off', 'console']), default: 'off', example: 'console' },
+  // Permanent copies on Arweave (activities/arweave.ts): off while the gateway URL is unset. The wallet is
+  // a JWK key file (never printed); a local gateway (arlocal, which the stack runs: auto = a loopback URL)
+  // gets its dev wallet in the data folder and a block mined after each upload.
+  ATELIER_ARWEAVE_URL: { schema: httpUrl.optional(), default: undefined, example: 'https://arweave.net' },
+  ATELIER_ARWEAVE_WALLET_FILE: { schema: z.string().min(1).optional(), default: undefined, example: '/run/secrets/arweave-wallet.json' },
+  ATELIER_ARWEAVE_LOCAL: { schema: z.enum(['auto', 'true', 'false'], { message: 'expected auto, true or false' }), default: 'auto', example: 'false' },
 } as const;
 
 const secretVariables = new Set<string>(secretVariableNames);
@@ -161,7 +167,18 @@ export type Config = { [K in keyof Variables]: z.output<Variables[K]['schema']> 
   temporal: TemporalSettings;
   /** The API key in force (TEMPORAL_API_KEY or the profile's): a secret, redacted by common/redact.ts. */
   TEMPORAL_API_KEY?: string;
+  /** Arweave copies, when ATELIER_ARWEAVE_URL is set. */
+  arweave?: ArweaveSettings;
 };
+
+export interface ArweaveSettings {
+  /** The gateway uploads go to and copies are read from. */
+  url: string;
+  /** The JWK key file (absolute): ATELIER_ARWEAVE_WALLET_FILE, or the local gateway's dev wallet in the data folder. */
+  walletFile: string;
+  /** arlocal: the stack runs it on the URL's port, and the worker mines a block after each upload. */
+  local: boolean;
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -203,12 +220,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     Config,
     'dataDir' | 'temporal'
   >;
+  const dataDir = path.resolve(projectRoot, config.ATELIER_DATA_DIR);
+  const arweave = arweaveSettings(config, dataDir);
   return {
     ...config,
-    dataDir: path.resolve(projectRoot, config.ATELIER_DATA_DIR),
+    dataDir,
     temporal,
     ...(temporal.apiKey !== undefined ? { TEMPORAL_API_KEY: temporal.apiKey } : {}),
+    ...(arweave ? { arweave } : {}),
   };
+}
+
+/** Arweave: off without a URL; a local gateway's wallet defaults to the one the stack writes; a remote one needs a key file. */
+function arweaveSettings(config: Omit<Config, 'dataDir' | 'temporal'>, dataDir: string): ArweaveSettings | undefined {
+  const url = config.ATELIER_ARWEAVE_URL;
+  if (!url) return undefined;
+  const local =
+    config.ATELIER_ARWEAVE_LOCAL === 'auto' ? ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname) : config.ATELIER_ARWEAVE_LOCAL === 'true';
+  const walletFile = config.ATELIER_ARWEAVE_WALLET_FILE ?? (local ? path.join(dataDir, 'arweave', 'wallet.json') : undefined);
+  if (!walletFile) {
+    throw new ConfigError([
+      `ATELIER_ARWEAVE_WALLET_FILE is not set: a gateway that is not local (${maskUrl(url)}) needs the wallet's JWK key file (example: ATELIER_ARWEAVE_WALLET_FILE=${variables.ATELIER_ARWEAVE_WALLET_FILE.example})`,
+    ]);
+  }
+  return { url, walletFile: path.resolve(projectRoot, walletFile), local };
 }
 
 /** ATELIER_REPOSITORIES as absolute paths (relative ones from the project root). */

@@ -140,6 +140,8 @@ const notForContainers: Record<string, string> = {
   ATELIER_DATA_DIR: 'fixed: the atelier-data volume is mounted at /app/.data, the default',
   ATELIER_TEMPORAL_UI_PORT: "the local dev server's UI port (compose publishes the UI on PUBLISH_TEMPORAL_UI_PORT)",
   ATELIER_TEMPORAL_EXTERNAL: 'whether `npm run stack:up` starts a Temporal dev server; no stack script runs in compose',
+  ATELIER_ARWEAVE_LOCAL:
+    "whether the gateway is the local stack's arlocal (`npm run stack:up` runs it, the worker mines after uploads); compose runs no Arweave gateway",
 };
 
 const secretName = (name: string) =>

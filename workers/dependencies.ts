@@ -1,10 +1,14 @@
 // The one place that turns configuration into live clients for the activities.
+import fs from 'node:fs';
+import Arweave from 'arweave';
+import type { JWKInterface } from 'arweave/node/lib/wallet.js';
 import { JsonRpcProvider, Wallet } from 'ethers';
 import { create as createKubo } from 'kubo-rpc-client';
 import OpenAI from 'openai';
 import { createActivities } from '../activities/index.ts';
 import type { Activities } from '../activities/index.ts';
-import type { Config } from '../common/config.ts';
+import type { ArweaveArchive } from '../activities/arweave.ts';
+import type { ArweaveSettings, Config } from '../common/config.ts';
 import { repositoryRootsOf } from '../common/config.ts';
 import { contractLocation } from '../common/deployment.ts';
 import { loadWebhookSubscriptions } from '../common/webhooks.ts';
@@ -55,6 +59,8 @@ export function createWorkerActivities(config: Config): { activities: Activities
     // Collections: how many assets run at once, and how many are released to the minter together (one batch).
     collection: { concurrency: config.ATELIER_COLLECTION_CONCURRENCY, mintChunk: config.ATELIER_MINT_BATCH_SIZE },
     repositoryRoots: repositoryRootsOf(config),
+    // Permanent copies on Arweave only with ATELIER_ARWEAVE_URL set (the key file is read, and checked, at start).
+    arweave: config.arweave ? arweaveArchive(config.arweave) : undefined,
     // Outgoing webhooks: the subscriptions file is read (and checked) at start.
     subscriptions: loadWebhookSubscriptions(config.ATELIER_WEBHOOKS_FILE),
     minter: {
@@ -65,4 +71,27 @@ export function createWorkerActivities(config: Config): { activities: Activities
     },
   });
   return { activities, close: () => provider.destroy() };
+}
+
+/** The Arweave client and wallet; a key file that is missing or not an RSA JWK stops the worker (its contents never printed). */
+function arweaveArchive(settings: ArweaveSettings): ArweaveArchive {
+  let wallet: JWKInterface;
+  try {
+    wallet = JSON.parse(fs.readFileSync(settings.walletFile, 'utf8')) as JWKInterface;
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? 'not JSON';
+    const hint = settings.local ? " (`npm run stack:up` writes the local gateway's dev wallet)" : '';
+    throw new Error(`ATELIER_ARWEAVE_WALLET_FILE: cannot read the Arweave key file ${settings.walletFile}: ${why}${hint}`);
+  }
+  if (wallet?.kty !== 'RSA' || typeof wallet.n !== 'string' || typeof wallet.d !== 'string') {
+    throw new Error(`ATELIER_ARWEAVE_WALLET_FILE: ${settings.walletFile} is not an Arweave (RSA JWK) key file`);
+  }
+  const url = new URL(settings.url);
+  const arweave = Arweave.init({
+    host: url.hostname,
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    protocol: url.protocol.replace(':', ''),
+    timeout: 60_000,
+  });
+  return { arweave, wallet, gatewayUrl: settings.url, mine: settings.local };
 }

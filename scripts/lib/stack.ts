@@ -1,6 +1,7 @@
 // The local stack: Temporal dev server (with Web UI), an offline Kubo node and Anvil,
 // all on loopback, with their state in the data folder. Used by `npm run stack:*`,
-// the demo and the test suite's global setup.
+// the demo and the test suite's global setup. With a local ATELIER_ARWEAVE_URL (config.arweave.local)
+// it also runs arlocal, an Arweave gateway, on that URL's port, with a funded dev wallet.
 //
 // With an external Temporal (config.temporal.external: a profile, TEMPORAL_ADDRESS, TLS or an API key,
 // a non-loopback address, or ATELIER_TEMPORAL_EXTERNAL=true; see common/temporalConnection.ts), or
@@ -8,6 +9,7 @@
 // Temporal answers and registers Atelier's search attributes on its namespace when they are missing.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -17,8 +19,15 @@ import { atelierSearchAttributes } from '../../common/searchAttributes.ts';
 import { temporalConnectOptions } from '../../common/temporalConnection.ts';
 import { anvilBinary, ensureGoTool } from './tools.ts';
 
-export type ServiceName = 'temporal' | 'kubo' | 'anvil';
-export const serviceNames: ServiceName[] = ['temporal', 'kubo', 'anvil'];
+export type ServiceName = 'temporal' | 'kubo' | 'anvil' | 'arweave';
+export const serviceNames: ServiceName[] = ['temporal', 'kubo', 'anvil', 'arweave'];
+
+/** arlocal's command-line program, run by this Node.js. */
+const arlocalScript = () => createRequire(import.meta.url).resolve('arlocal/bin/index.js');
+
+/** What the dev wallet gets on the local gateway (winston): 1000 AR, topped up below 100 AR (arlocal charges ~0.066 AR a KB). */
+const ARLOCAL_FUNDS = 10n ** 15n;
+const ARLOCAL_TOP_UP_BELOW = 10n ** 14n;
 
 interface PidRecord {
   pid: number;
@@ -34,6 +43,8 @@ interface ServicePlan {
   binary: () => Promise<string>;
   args: (binary: string) => Promise<string[]> | string[];
   env?: Record<string, string>;
+  /** The working folder (arlocal writes its request log `logs` into it). */
+  cwd?: string;
   ready: () => Promise<boolean>;
   address: string;
 }
@@ -65,9 +76,9 @@ export class Stack {
     this.temporalExternal = options.temporal ? options.temporal === 'external' : (config.temporal?.external ?? false);
   }
 
-  /** The services this stack starts and stops: all three, or Kubo and Anvil beside an external Temporal. */
+  /** The services this stack starts and stops: all three, or Kubo and Anvil beside an external Temporal; arlocal for a local Arweave URL. */
   get services(): ServiceName[] {
-    return this.temporalExternal ? serviceNames.filter((name) => name !== 'temporal') : serviceNames;
+    return serviceNames.filter((name) => (name !== 'temporal' || !this.temporalExternal) && (name !== 'arweave' || this.config.arweave?.local));
   }
 
   get runDir() {
@@ -84,6 +95,10 @@ export class Stack {
   }
   get anvilStateFile() {
     return path.join(this.config.dataDir, 'anvil', 'state.json');
+  }
+  /** arlocal's folder: its SQLite database (db/db.sqlite, kept across restarts with --persist) and request log. */
+  get arweaveDir() {
+    return path.join(this.config.dataDir, 'arweave');
   }
   get temporalUiUrl() {
     const namespace = this.config.ATELIER_TEMPORAL_NAMESPACE;
@@ -186,6 +201,25 @@ export class Stack {
           ready: async () => (await jsonRpc(c.ATELIER_ETH_RPC_URL, 'eth_chainId')) !== undefined,
           address: c.ATELIER_ETH_RPC_URL,
         };
+      case 'arweave': {
+        // Only for a local gateway; its address otherwise names the default (for status and errors).
+        const url = c.arweave?.local ? c.arweave.url : 'http://127.0.0.1:1984';
+        return {
+          name,
+          ports: [{ port: portOf(url), variable: 'ATELIER_ARWEAVE_URL' }],
+          binary: async () => process.execPath,
+          args: () => {
+            fs.mkdirSync(this.arweaveDir, { recursive: true });
+            // --persist keeps the database (wallets, transactions, blocks) across restarts; --dbpath is taken from the
+            // working folder. --hidelogs: arlocal would print every posted transaction, data included, to its log; the
+            // request lines still go to `logs` in its folder.
+            return [arlocalScript(), String(portOf(url)), '--persist', '--dbpath', 'db', '--hidelogs'];
+          },
+          cwd: this.arweaveDir,
+          ready: async () => (await getJson(`${url}/info`)) !== undefined,
+          address: url,
+        };
+      }
     }
   }
 
@@ -212,6 +246,7 @@ export class Stack {
     const existing = this.running(name);
     if (existing) {
       if (!(await waitUntil(plan.ready, 30_000))) throw new Error(`${name} (pid ${existing.pid}) did not answer at ${plan.address}`);
+      if (name === 'arweave') await this.ensureArweaveWallet();
       log(`${name.padEnd(8)} already running (pid ${existing.pid}) at ${plan.address}`);
       return;
     }
@@ -238,6 +273,7 @@ export class Stack {
       detached: true,
       stdio: ['ignore', out, out],
       env: { ...process.env, ...plan.env },
+      cwd: plan.cwd,
     });
     fs.closeSync(out);
     child.unref();
@@ -251,6 +287,7 @@ export class Stack {
     }, 60_000);
     if (!answered) throw new Error(`${name} did not answer at ${plan.address} within 60 s; see ${logFile}`);
     if (name === 'temporal') await this.ensureSearchAttributes();
+    if (name === 'arweave') await this.ensureArweaveWallet();
     log(`${name.padEnd(8)} started (pid ${record.pid}) at ${plan.address}`);
   }
 
@@ -302,8 +339,10 @@ export class Stack {
   }
 
   async status(): Promise<ServiceStatus[]> {
+    // arlocal only when this configuration runs it, or an earlier one left it running.
+    const shown = serviceNames.filter((name) => name !== 'arweave' || this.services.includes(name) || this.running(name));
     return Promise.all(
-      serviceNames.map(async (name) => {
+      shown.map(async (name) => {
         const plan = this.plan(name);
         if (name === 'temporal' && this.temporalExternal) {
           const answers = (await this.temporalProblem()) === undefined;
@@ -355,6 +394,30 @@ export class Stack {
     } finally {
       await connection.close();
     }
+  }
+
+  /**
+   * The local gateway's dev wallet: a JWK key file made once (mode 600, never printed) where the
+   * worker reads it (config.arweave.walletFile), and funded through arlocal's /mint whenever it runs low.
+   */
+  async ensureArweaveWallet(): Promise<string> {
+    const settings = this.config.arweave;
+    if (!settings?.local) throw new Error('the stack runs arlocal only for a local ATELIER_ARWEAVE_URL');
+    const { default: Arweave } = await import('arweave');
+    const arweave = Arweave.init({});
+    if (!fs.existsSync(settings.walletFile)) {
+      const key = await arweave.wallets.generate();
+      fs.mkdirSync(path.dirname(settings.walletFile), { recursive: true });
+      fs.writeFileSync(settings.walletFile, JSON.stringify(key), { mode: 0o600, flag: 'wx' });
+    }
+    const key = JSON.parse(fs.readFileSync(settings.walletFile, 'utf8'));
+    const address = await arweave.wallets.jwkToAddress(key);
+    const balance = await fetch(`${settings.url}/wallet/${address}/balance`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.text());
+    if (!/^\d+$/.test(balance.trim()) || BigInt(balance.trim()) < ARLOCAL_TOP_UP_BELOW) {
+      const minted = await fetch(`${settings.url}/mint/${address}/${ARLOCAL_FUNDS}`, { signal: AbortSignal.timeout(5_000) });
+      if (!minted.ok) throw new Error(`arlocal at ${settings.url} did not fund the dev wallet ${address}: HTTP ${minted.status}`);
+    }
+    return address;
   }
 
   /** An offline node with no peers: repo created once, addresses re-applied on every start. */
@@ -501,6 +564,15 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
     if (await check()) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function getJson(url: string): Promise<unknown> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    return response.ok ? await response.json() : undefined;
+  } catch {
+    return undefined;
   }
 }
 

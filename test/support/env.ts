@@ -13,4 +13,6 @@ export const testEnv = {
   ATELIER_KUBO_API_URL: `http://127.0.0.1:${port(15001)}`,
   ATELIER_KUBO_GATEWAY_URL: `http://127.0.0.1:${port(18080)}`,
   ATELIER_ETH_RPC_URL: `http://127.0.0.1:${port(18545)}`,
+  // A loopback URL: the test stack runs arlocal there, with a funded dev wallet in the data folder.
+  ATELIER_ARWEAVE_URL: `http://127.0.0.1:${port(11984)}`,
 } as const;
