@@ -5,14 +5,13 @@
 // (vitest.cluster.config.ts) and `npm run cluster:up|cluster:down`.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common';
-import proto from '@temporalio/proto';
 import { projectRoot } from '../../common/config.ts';
-import { atelierSearchAttributes } from '../../common/searchAttributes.ts';
+import { isAlive, killGroup, portIsFree, waitUntil } from './processes.ts';
+import { registerSearchAttributes } from './stack.ts';
 import { ensureClusterTools } from './tools.ts';
 
 /** The server version tools/temporal-server pins: its schema and config files come from that module. */
@@ -418,20 +417,9 @@ export class Cluster {
         changed = true;
       }
       // The frontend finds a new namespace only after its cache refreshes: retry until it does.
-      const missing = await waitFor(async () => {
-        const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-        return atelierSearchAttributes.filter((key) => !(key.name in (customAttributes ?? {})));
-      }, 30_000);
-      if (missing.length > 0) {
-        await waitFor(
-          () =>
-            connection.operatorService.addSearchAttributes({
-              namespace,
-              searchAttributes: Object.fromEntries(missing.map((key) => [key.name, indexedValueType(key.type)])),
-            }),
-          30_000,
-        );
-        log(`search attributes ${missing.map((key) => key.name).join(', ')} added`);
+      const added = await waitFor(() => registerSearchAttributes(connection.operatorService, namespace, this.address), 30_000);
+      if (added.length > 0) {
+        log(`search attributes ${added.join(', ')} added`);
         changed = true;
       }
       return changed;
@@ -486,65 +474,9 @@ function chownRecursive(dir: string, user: string): void {
   walk(dir);
 }
 
-type IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
-
-function indexedValueType(type: string): IndexedValueType {
-  const { IndexedValueType } = proto.temporal.api.enums.v1;
-  const byName: Record<string, IndexedValueType> = {
-    KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
-  };
-  const value = byName[type];
-  if (value === undefined) throw new Error(`no indexed value type for search attribute type ${type}`);
-  return value;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
 async function assertPortFree(port: number, service: string, setting: string): Promise<void> {
-  const free = await waitUntil(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const server = net.createServer();
-        server.once('error', () => resolve(false));
-        server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
-      }),
-    10_000,
-  );
+  const free = await waitUntil(() => portIsFree(port), 10_000);
   if (!free) throw new Error(`Cannot start ${service}: port ${port} on 127.0.0.1 is taken. Stop that process, or move the cluster with ${setting}.`);
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Retries `attempt` until it resolves; the last error once the time is up. */

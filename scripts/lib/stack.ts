@@ -10,13 +10,13 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { Config } from '../../common/config.ts';
 import { atelierSearchAttributes } from '../../common/searchAttributes.ts';
 import { temporalConnectOptions } from '../../common/temporalConnection.ts';
+import { isAlive, killGroup, portIsFree, waitUntil } from './processes.ts';
 import { anvilBinary, ensureGoTool } from './tools.ts';
 
 export type ServiceName = 'temporal' | 'kubo' | 'anvil' | 'arweave';
@@ -496,21 +496,6 @@ function indexedValueType(type: string): IndexedValueType {
   return value;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie still answers kill(0) until its parent reaps it.
-  try {
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
-/** Alive and still the binary we started (pids get reused). */
 function isOurProcess(record: PidRecord): boolean {
   if (!isAlive(record.pid)) return false;
   try {
@@ -518,18 +503,6 @@ function isOurProcess(record: PidRecord): boolean {
     return cmdline[0] === record.binary;
   } catch {
     return true;
-  }
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
   }
 }
 
@@ -546,24 +519,6 @@ function portHasListener(port: number): boolean {
       });
   } catch {
     return true;
-  }
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-/** Polls `check` until it holds (true) or the time is up (false); an error from `check` ends the wait. */
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
