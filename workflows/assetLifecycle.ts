@@ -374,8 +374,8 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   /** The pending revision becomes the spec of the next round (approval, recipient and mint stay as the run began). */
   function takeRevision(): boolean {
     if (!revision) return false;
-    spec = { ...revision.spec, approval: spec.approval, recipient: spec.recipient, ...(spec.mint ? { mint: spec.mint } : {}) };
-    if (!spec.mint) delete spec.mint;
+    const { mint: _revisedMint, ...revised } = revision.spec;
+    spec = { ...revised, approval: spec.approval, recipient: spec.recipient, ...(spec.mint ? { mint: spec.mint } : {}) };
     revision = undefined;
     return true;
   }
