@@ -23,7 +23,7 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
  *  - `mintBatch` stores one digest per batch: the root of a UnixFS (dag-pb) directory whose entry
  *    `i` is the metadata of the batch's i-th token, so `tokenURI` = `ipfs://bafybei.../<i>`.
  *  - `updateContent` overrides one token with a new raw-block digest; `updateBatchContent`
- *    replaces a batch's directory root.
+ *    replaces a batch's directory root, `updateBatchContents` several at once (a reveal).
  *
  * Storage layout, chosen so that a batch costs a handful of slots instead of several per token:
  *  - ownership: one record per mint call (its recipient and last token id, one slot), found for any
@@ -51,7 +51,7 @@ contract CreativeAsset is IERC721A, ERC2981, AccessControl {
     /// @notice Role allowed to call `mint` and `mintBatch`.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
 
-    /// @notice Role allowed to call `updateContent` and `updateBatchContent`.
+    /// @notice Role allowed to call `updateContent`, `updateBatchContent` and `updateBatchContents`.
     bytes32 public constant METADATA_EDITOR_ROLE = keccak256("METADATA_EDITOR_ROLE");
 
     /// @notice Largest `mintBatch`. Bounds the backward bit scans: a token's record starts at most
@@ -166,6 +166,9 @@ contract CreativeAsset is IERC721A, ERC2981, AccessControl {
 
     /// @notice `tokenId` is not the first token of a `mintBatch`.
     error NotABatchStart(uint256 tokenId);
+
+    /// @notice `updateBatchContents` needs one root per batch start, at least one: got `starts` and `roots`.
+    error BatchListMismatch(uint256 starts, uint256 roots);
 
     // =============================================================
     //                         CONSTRUCTOR
@@ -366,6 +369,31 @@ contract CreativeAsset is IERC721A, ERC2981, AccessControl {
         external
         onlyRole(METADATA_EDITOR_ROLE)
     {
+        _updateBatchContent(firstTokenId, newContentRoot);
+    }
+
+    /**
+     * @notice `updateBatchContent` for several batches in one transaction: batch
+     *         `firstTokenIds[i]` gets the directory `newContentRoots[i]`. A collection revealed
+     *         after its mint switches every batch it spans at once (its tokens may share batches
+     *         with other tokens, whose entries the new directories keep). All or nothing; emits
+     *         `BatchContentUpdated` and ERC-4906 `BatchMetadataUpdate` once per batch.
+     * @param firstTokenIds First token of each batch (each a `mintBatch` start).
+     * @param newContentRoots sha2-256 digest of each batch's new dag-pb directory.
+     */
+    function updateBatchContents(uint256[] calldata firstTokenIds, bytes32[] calldata newContentRoots)
+        external
+        onlyRole(METADATA_EDITOR_ROLE)
+    {
+        uint256 count = firstTokenIds.length;
+        if (count == 0 || count != newContentRoots.length) revert BatchListMismatch(count, newContentRoots.length);
+        for (uint256 i; i < count; ++i) {
+            _updateBatchContent(firstTokenIds[i], newContentRoots[i]);
+        }
+    }
+
+    /// @dev Replaces one batch's directory root, drops the batch's overrides, emits both events.
+    function _updateBatchContent(uint256 firstTokenId, bytes32 newContentRoot) private {
         if (_batchRoot[firstTokenId] == 0) revert NotABatchStart(firstTokenId);
         if (newContentRoot == 0) revert EmptyContentDigest();
         uint256 lastTokenId = _records[firstTokenId] >> _BITPOS_RECORD_LAST_TOKEN;
