@@ -3,6 +3,8 @@ import { createApprovalActivities } from './approval.ts';
 import type { ApprovalDependencies } from './approval.ts';
 import { createArweaveActivities } from './arweave.ts';
 import type { ArweaveDependencies } from './arweave.ts';
+import { createChangeSourceActivities } from './changeSources.ts';
+import type { ChangeSourceDependencies } from './changeSources.ts';
 import { createCheckActivities } from './checks.ts';
 import type { CheckDependencies } from './checks.ts';
 import { createCollectionActivities } from './collection.ts';
@@ -37,6 +39,7 @@ export type ActivityDependencies = GenerateDependencies &
   RepositoryDependencies &
   CheckDependencies &
   EventDependencies &
+  ChangeSourceDependencies &
   ArweaveDependencies;
 
 export function createActivities(deps: ActivityDependencies) {
@@ -46,6 +49,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createFormatActivities(deps),
     ...createPinActivities(deps),
     ...createArweaveActivities(deps),
+    ...createChangeSourceActivities(deps),
     ...createMintActivities(deps),
     ...createMintBatchActivities(deps),
     ...createTrustActivities(deps),

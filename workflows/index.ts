@@ -3,3 +3,4 @@ export { assetLifecycle } from './assetLifecycle.ts';
 export { minter } from './minter.ts';
 export { collectionRun } from './collectionRun.ts';
 export { repositorySync } from './repositorySync.ts';
+export { chainWatcher, scheduledChange } from './changeSources.ts';

@@ -6,6 +6,8 @@ import type { DecisionInput, DecisionRecord } from '../common/decision.ts';
 import type { MintAnswer, MintRequest, MinterStatus } from '../common/mint.ts';
 import { mintRequestSignalName, mintResultSignalName } from '../common/mint.ts';
 import type { RepositorySyncState, SyncRequest } from '../common/repository.ts';
+import type { ChainWatcherStatus, WatchTokenInput } from '../common/changeSources.ts';
+import { changeSourceMessageNames } from '../common/changeSources.ts';
 import { assetMessageNames } from '../common/asset.ts';
 
 /**
@@ -52,3 +54,8 @@ export const approveRestUpdate = defineUpdate<CollectionProgress, [CollectionDec
 export const collectionAssetSignal = defineSignal<[CollectionAssetEvent]>('collectionAsset');
 /** The collection tells an asset run it may mint now (token order follows the collection's order). */
 export const mintTurnSignal = defineSignal<[{ index: number }]>('mintTurn');
+
+// Change sources of dynamic assets (workflows/changeSources.ts): assets ask the chain watcher to follow their token.
+/** Untrusted: the watcher checks the payload's shape, then the chain (the token must be the asset's). */
+export const watchTokenSignal = defineSignal<[WatchTokenInput], typeof changeSourceMessageNames.watchToken>(changeSourceMessageNames.watchToken);
+export const chainWatcherStatusQuery = defineQuery<ChainWatcherStatus>(changeSourceMessageNames.chainWatcherStatus);
