@@ -24,6 +24,7 @@ import { createPinActivities } from './pin.ts';
 import { createConfirmActivities } from './confirm.ts';
 import type { ConfirmDependencies } from './confirm.ts';
 import { createRepositoryActivities } from './repository.ts';
+import { createRevealActivities } from './reveal.ts';
 import type { RepositoryDependencies } from './repository.ts';
 import { createTrustActivities } from './trust.ts';
 import type { TrustDependencies } from './trust.ts';
@@ -56,6 +57,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createConfirmActivities(deps),
     ...createMintRequestActivities(),
     ...createCollectionActivities(deps),
+    ...createRevealActivities(deps),
     ...createRepositoryActivities(deps),
     ...createCheckActivities(deps),
     ...createEventActivities(deps),

@@ -6,6 +6,8 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { AssetStatus } from '../common/asset.ts';
 import { workflowIdOf } from '../common/asset.ts';
+import type { CollectionProgress } from '../common/collection.ts';
+import { collectionWorkflowIdOf } from '../common/collection.ts';
 import type { MintRequest, MintRequestVerdict } from '../common/mint.ts';
 import { assetIdOf } from '../contracts/index.ts';
 import { mapInParallel } from './inParallel.ts';
@@ -16,12 +18,33 @@ export function createMintRequestActivities() {
   return {
     /** Several queries at once: each may replay its asset run on a worker. */
     async verifyMintRequests({ requests }: { requests: MintRequest[] }): Promise<MintRequestVerdict[]> {
-      return mapInParallel(requests, VERIFY_CONCURRENCY, verify, (done) => Context.current().heartbeat(done));
+      const placeholders = new Map<string, Promise<string | null>>();
+      const placeholderOf = (collectionId: string) => {
+        if (!placeholders.has(collectionId)) placeholders.set(collectionId, collectionPlaceholder(collectionId));
+        return placeholders.get(collectionId)!;
+      };
+      return mapInParallel(
+        requests,
+        VERIFY_CONCURRENCY,
+        (request) => verify(request, placeholderOf),
+        (done) => Context.current().heartbeat(done),
+      );
     },
   };
 }
 
-async function verify(request: MintRequest): Promise<MintRequestVerdict> {
+/** The placeholder metadata of a collection that reveals later (docs/reveal.md), from its own run; null for any other. */
+async function collectionPlaceholder(collectionId: string): Promise<string | null> {
+  try {
+    const progress = await Context.current().client.workflow.getHandle(collectionWorkflowIdOf(collectionId)).query<CollectionProgress>('progress');
+    return progress.reveal?.placeholderMetadataCid ?? null;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return null;
+    throw error;
+  }
+}
+
+async function verify(request: MintRequest, placeholderOf: (collectionId: string) => Promise<string | null>): Promise<MintRequestVerdict> {
   const refuse = (reason: string): MintRequestVerdict => ({ ok: false, reason });
   let assetId: bigint;
   try {
@@ -42,7 +65,9 @@ async function verify(request: MintRequest): Promise<MintRequestVerdict> {
   }
   if (status.stage !== 'minting') return refuse(`${request.replyTo} is ${status.stage}, not minting`);
   if (!status.approver) return refuse(`${request.replyTo} records no approval`);
-  if (status.metadataCid !== request.metadataCid) return refuse(`${request.replyTo} mints metadata ${status.metadataCid}, not ${request.metadataCid}`);
+  // A collection that reveals later mints its placeholder instead of the run's own metadata.
+  if (status.metadataCid !== request.metadataCid && request.metadataCid !== (await placeholderOf(request.collectionId)))
+    return refuse(`${request.replyTo} mints metadata ${status.metadataCid}, not ${request.metadataCid}`);
   if (status.recipient?.toLowerCase() !== request.recipient.toLowerCase())
     return refuse(`${request.replyTo} mints to ${status.recipient}, not ${request.recipient}`);
   return { ok: true };

@@ -1,8 +1,10 @@
 // Collections from scripts and the CLI: check a collection spec at the edge, plan it (DNA, rarity),
 // start its run, steer it and read its progress and report.
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
+import { JsonRpcProvider } from 'ethers';
 import type { CollectionInput, CollectionProgress } from '../common/collection.ts';
 import { collectionWorkflowIdOf } from '../common/collection.ts';
 import type { CollectionSpec } from '../common/collectionSpec.ts';
@@ -10,9 +12,13 @@ import { checkCollectionSpec, structureOfOpenAIGenerator } from '../common/colle
 import type { Dna, TraitStructure } from '../common/dna.ts';
 import { deriveDna, rarityOf } from '../common/dna.ts';
 import { loadLayerSet, traitStructureOf } from '../common/layerSet.ts';
+import type { RevealRecord } from '../common/reveal.ts';
+import { checkRevealRecord } from '../common/reveal.ts';
 import { AtelierCollection, AtelierStage } from '../common/searchAttributes.ts';
 import { SpecError } from '../common/spec.ts';
+import { connectCreativeAsset } from '../contracts/index.ts';
 import type { collectionRun } from '../workflows/collectionRun.ts';
+import { revealCollectionUpdate } from '../workflows/collectionReveal.ts';
 import {
   approveRestUpdate,
   cancelCollectionUpdate,
@@ -146,6 +152,16 @@ export class CollectionClient {
   async approveRest(id: string, by: string, comment?: string) {
     return this.steer(id, () => this.handle(id).executeUpdate(approveRestUpdate, { args: [{ by, comment }] }));
   }
+  /** Asks a collection that minted with a placeholder to reveal (docs/reveal.md); answers at once, the reveal goes on. */
+  async reveal(id: string, by: string): Promise<CollectionProgress> {
+    const progress = await this.progress(id);
+    if (!progress.reveal) throw new CollectionRefused(`collection ${id} does not reveal later: its tokens minted with their final metadata`);
+    if (progress.reveal.revealed)
+      throw new CollectionRefused(
+        `collection ${id} is already revealed (offset ${progress.reveal.revealed.offset}, record ipfs://${progress.reveal.revealed.recordCid})`,
+      );
+    return this.steer(id, () => this.handle(id).executeUpdate(revealCollectionUpdate, { args: [{ by }] }));
+  }
 
   /** Polls progress until `until` holds, calling `onProgress` with each reading. */
   async watch(
@@ -182,4 +198,50 @@ export class CollectionClient {
 }
 
 /** A phase in which the collection has nothing left to do by itself. */
-export const isSettled = (p: CollectionProgress) => ['settled', 'completed', 'cancelled'].includes(p.phase);
+export const isSettled = (p: CollectionProgress) => ['settled', 'awaiting_reveal', 'completed', 'cancelled'].includes(p.phase);
+
+/** What `verifyReveal` found: each problem named, and how many tokens show what the record predicts. */
+export interface RevealVerification {
+  record: RevealRecord | null;
+  problems: string[];
+  tokensChecked: number;
+}
+
+/**
+ * Checks a published reveal record as anyone can, from the chain and a gateway alone: the record's
+ * own arithmetic (common/reveal.ts), the block hash and the last mint's block on chain, and every
+ * token's tokenURI content against the metadata the offset predicts.
+ */
+export async function verifyReveal(recordCid: string, { rpcUrl, gatewayUrl }: { rpcUrl: string; gatewayUrl: string }): Promise<RevealVerification> {
+  const get = async (path: string) => {
+    const response = await fetch(`${gatewayUrl}/ipfs/${path}`);
+    if (!response.ok) throw new Error(`gateway ${path}: HTTP ${response.status}`);
+    return Buffer.from(await response.arrayBuffer());
+  };
+  const checked = checkRevealRecord(JSON.parse((await get(recordCid)).toString('utf8')));
+  if (!checked.ok) return { record: null, problems: checked.problems, tokensChecked: 0 };
+  const record = checked.record;
+  const problems: string[] = [];
+  const provider = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true });
+  try {
+    const block = await provider.getBlock(record.revealBlock.number);
+    if (block?.hash !== record.revealBlock.hash)
+      problems.push(`block ${record.revealBlock.number} has hash ${block?.hash ?? 'none'} on chain, the record says ${record.revealBlock.hash}`);
+    const contract = connectCreativeAsset(record.contract, provider);
+    const last = BigInt(record.tokens.at(-1)!);
+    const [mint] = await contract.queryFilter(contract.getEvent('Transfer')(undefined, undefined, last));
+    if (mint?.blockNumber !== record.lastMintBlock)
+      problems.push(`token ${last} was minted in block ${mint?.blockNumber ?? 'none'}, the record says ${record.lastMintBlock}`);
+    const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+    let tokensChecked = 0;
+    for (const { tokenId, metadataCid } of record.mapping) {
+      const uri = await contract.tokenURI(BigInt(tokenId));
+      const [shown, predicted] = await Promise.all([get(uri.replace(/^ipfs:\/\//, '')), get(metadataCid)]);
+      if (sha(shown) !== sha(predicted)) problems.push(`token ${tokenId} (${uri}) does not show ${metadataCid}`);
+      tokensChecked++;
+    }
+    return { record, problems, tokensChecked };
+  } finally {
+    provider.destroy();
+  }
+}

@@ -9,7 +9,7 @@ import { composeTraits } from '../activities/generate.ts';
 import { traitsOfDna } from '../common/dna.ts';
 import { loadLayerSet } from '../common/layerSet.ts';
 import { AtelierClient } from './atelier.ts';
-import { CollectionClient, isSettled, planCollectionFile, rarityPreview } from './collection.ts';
+import { CollectionClient, CollectionRefused, isSettled, planCollectionFile, rarityPreview, verifyReveal } from './collection.ts';
 import { printTable } from './printTable.ts';
 
 export const collectionUsage = `  collection plan <collection.json> [--sheet <file.png>]   dry run: DNA, rarity preview, contact sheet
@@ -20,7 +20,9 @@ export const collectionUsage = `  collection plan <collection.json> [--sheet <fi
   collection cancel <id> --reason <text> [--by <name>] assets not yet minting end cancelled
   collection retry-failed <id> [--by <name>]
   collection approve <id> --rest [--by <name>] [--comment <text>]   sample mode: release the rest
-  collection report <id> [--json|--csv]                rarity, provenance, tokens`;
+  collection report <id> [--json|--csv]                rarity, provenance, tokens
+  collection reveal <id> [--by <name>] [--wait]        a collection minted with a placeholder gets its final metadata
+  collection verify-reveal <id> | --record <cid>       recompute the reveal's offset and mapping, check every token on chain`;
 
 export class CollectionUsageError extends Error {}
 
@@ -47,6 +49,7 @@ export async function collectionCommand(
       comment: { type: 'string' },
       sheet: { type: 'string' },
       'history-limit': { type: 'string' },
+      record: { type: 'string' },
     },
   });
   const one = (what: string) => {
@@ -75,6 +78,8 @@ export async function collectionCommand(
     console.log('nothing started (atelier collection start <file> starts it)');
     return 0;
   }
+
+  if (verb === 'verify-reveal' && values.record !== undefined) return verifyRevealCommand(values.record, config);
 
   const atelier = await AtelierClient.connect(config);
   const client = new CollectionClient(atelier.temporal, config.ATELIER_TASK_QUEUE);
@@ -165,12 +170,55 @@ export async function collectionCommand(
         }
         return 0;
       }
+      case 'reveal': {
+        const id = one('id');
+        const asked = await client.reveal(id, who);
+        console.log(`revealing ${id}: placeholder ${asked.reveal!.placeholderMetadataCid}; the offset comes from the block after the last mint`);
+        if (!values.wait) return 0;
+        let shownBlock: number | null = null;
+        const last = await client.watch(
+          id,
+          (p) => Boolean(p.reveal?.revealed || p.reveal?.refused || !['awaiting_reveal', 'revealing', 'settled'].includes(p.phase)),
+          (p) => {
+            if (p.reveal?.waitingForBlock && p.reveal.waitingForBlock !== shownBlock) {
+              shownBlock = p.reveal.waitingForBlock;
+              console.log(`waiting for block ${shownBlock} (its hash gives the offset)`);
+            }
+          },
+        );
+        if (!last.reveal?.revealed) throw new CollectionRefused(last.reveal?.refused ?? `collection ${id} is ${last.phase}: not revealed`);
+        console.log(revealLine(id, last.reveal.revealed));
+        return 0;
+      }
+      case 'verify-reveal': {
+        const id = one('id');
+        const progress = await client.progress(id);
+        const revealed = progress.reveal?.revealed;
+        if (!revealed) throw new CollectionRefused(`collection ${id} is not revealed${progress.reveal ? '' : ' (it does not reveal later)'}`);
+        return verifyRevealCommand(revealed.recordCid, config);
+      }
       default:
         throw new CollectionUsageError(`unknown collection command "${verb ?? ''}"`);
     }
   } finally {
     await atelier.close();
   }
+}
+
+function revealLine(id: string, r: NonNullable<NonNullable<CollectionProgress['reveal']>['revealed']>): string {
+  return `revealed ${id}: ${r.count} tokens, offset ${r.offset} from block ${r.revealBlock.number} (${r.revealBlock.hash}), tx ${r.transactionHash ?? '-'}, record ipfs://${r.recordCid}`;
+}
+
+/** Exit 0 when the record holds and every token shows what it predicts, 1 otherwise. */
+async function verifyRevealCommand(recordCid: string, config: Config): Promise<number> {
+  if (!/^(b[a-z2-7]{20,100}|Qm[1-9A-HJ-NP-Za-km-z]{44})$/.test(recordCid)) throw new CollectionUsageError(`--record expects a CID, got "${recordCid}"`);
+  const found = await verifyReveal(recordCid, { rpcUrl: config.ATELIER_ETH_RPC_URL, gatewayUrl: config.ATELIER_KUBO_GATEWAY_URL });
+  if (found.record)
+    console.log(`record ipfs://${recordCid}: ${found.record.count} tokens, offset ${found.record.offset} from block ${found.record.revealBlock.number}`);
+  for (const problem of found.problems.slice(0, 20)) console.log(`  problem: ${problem}`);
+  if (found.problems.length > 20) console.log(`  ... and ${found.problems.length - 20} more`);
+  console.log(found.problems.length === 0 ? `verified: every one of ${found.tokensChecked} tokens shows the metadata the offset predicts` : 'NOT verified');
+  return found.problems.length === 0 ? 0 : 1;
 }
 
 /** One line per reading when it changed (logs, CI). */
@@ -201,6 +249,16 @@ export function formatProgress(p: CollectionProgress): string {
     );
   if (p.published) lines.push(`  provenance ${p.published.provenanceHash} over ${p.published.count} · contractURI ${p.published.contractURI}`);
   if (p.report) lines.push(`  report ipfs://${p.report.reportCid} · metadata ipfs://${p.report.metadataRootCid}/<tokenId>`);
+  if (p.reveal) {
+    const r = p.reveal;
+    if (r.revealed) lines.push(`  ${revealLine(p.id, r.revealed)}`);
+    else if (r.waitingForBlock) lines.push(`  reveal: waiting for block ${r.waitingForBlock} (its hash gives the offset)`);
+    else if (r.requested) lines.push(`  reveal: asked by ${r.requested.by} at ${r.requested.at}`);
+    else
+      lines.push(
+        `  reveal: placeholder ${r.placeholderMetadataCid}${r.refused ? ` · last request refused: ${r.refused}` : ' · atelier collection reveal ' + p.id + ' once the mint has ended'}`,
+      );
+  }
   if (p.failed > 0) {
     lines.push(`  failures (${p.failed}):`);
     for (const f of p.failures.slice(-10)) lines.push(`    #${f.assetKey}: ${f.reason}`);

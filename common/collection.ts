@@ -3,6 +3,7 @@
 import type { Stage } from './asset.ts';
 import type { CollectionSpec } from './collectionSpec.ts';
 import type { TraitStructure } from './dna.ts';
+import type { RevealState } from './reveal.ts';
 
 export const collectionWorkflowIdOf = (collectionId: string) => `collection:${collectionId}`;
 
@@ -47,7 +48,8 @@ export interface CollectionAssetEvent {
   error?: string;
 }
 
-export type CollectionPhase = 'preparing' | 'publishing' | 'minting' | 'settled' | 'cancelling' | 'completed' | 'cancelled';
+/** `awaiting_reveal` and `revealing` only for a collection with a `reveal` section (docs/reveal.md). */
+export type CollectionPhase = 'preparing' | 'publishing' | 'minting' | 'settled' | 'awaiting_reveal' | 'revealing' | 'cancelling' | 'completed' | 'cancelled';
 
 export interface Published {
   provenanceHash: string;
@@ -96,6 +98,8 @@ export interface CollectionProgress {
   /** Runs of this workflow so far (continue-as-new keeps the history bounded). */
   runs: number;
   concurrency: number;
+  /** A collection that reveals later: its placeholder and the reveal's progress (absent otherwise). */
+  reveal?: RevealState | null;
 }
 
 /** What one run hands the next across continue-as-new. */
@@ -111,6 +115,7 @@ export interface CarriedCollectionState {
   paused: boolean;
   startedAt: number;
   runs: number;
+  reveal?: RevealState;
 }
 
 export interface CollectionSettings {
@@ -132,6 +137,7 @@ export interface CollectionResult {
   size: number;
   published: Published | null;
   report: CollectionReportRef | null;
+  reveal?: RevealState;
 }
 
 export interface CollectionDecisionInput {
@@ -142,6 +148,7 @@ export interface CollectionCancelInput {
   by: string;
   reason: string;
 }
+export type CollectionRevealInput = CollectionDecisionInput;
 
 /** Counts per progress stage from the codes. */
 export function countCodes(codes: ArrayLike<string>): Record<ProgressStage, number> {

@@ -128,6 +128,23 @@ export const collectionSpecSchema = z
      * near-duplicate check reads the whole collection's hashes per asset: keep it for small drops.
      */
     checks: checksSchema.optional(),
+    /**
+     * A fair reveal (docs/reveal.md): every token mints with this one placeholder metadata, and
+     * `atelier collection reveal <id>` later gives each its final metadata, shifted by an offset
+     * drawn from a block hash after the mint.
+     */
+    reveal: z
+      .object({
+        placeholder: z
+          .object({
+            name: z.string().trim().min(1, 'expected the placeholder a name (1-200 characters)').max(200),
+            description: z.string().max(5000).default(''),
+            image: metadataUri.optional(),
+          })
+          .strict(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

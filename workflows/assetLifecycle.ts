@@ -56,7 +56,12 @@ export interface LifecycleOptions {
   /** Run ids of this asset's earlier runs (rejected, expired, cancelled, failed), oldest first. */
   earlierRuns?: string[];
   /** Started by a collection: the run reports to it, and mints when the collection gives it its turn. */
-  collection?: { workflowId: string; index: number };
+  collection?: {
+    workflowId: string;
+    index: number;
+    /** A collection that reveals later (docs/reveal.md): the token mints with this metadata, not its own. */
+    placeholderMetadataCid?: string;
+  };
 }
 
 type NoticeEvent = Omit<ApprovalNotice, 'message'>;
@@ -353,7 +358,7 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     // A collection's asset says when the minter has its request: the collection then gives the next
     // batch its turn, which the minter can only queue behind this one.
     const requested = collection ? () => report({ event: 'requested' }) : undefined;
-    const mint: MintReceipt = await CancellationScope.nonCancellable(() => mintUntilConfirmed(spec, formatted, requested));
+    const mint: MintReceipt = await CancellationScope.nonCancellable(() => mintUntilConfirmed(spec, formatted, requested, collection?.placeholderMetadataCid));
     status.tokenId = mint.tokenId;
     status.txHash = mint.txHash;
     upsertSearchAttributes([{ key: AtelierTokenId, value: Number(mint.tokenId) }]);
@@ -474,9 +479,14 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
  * again if the chain dropped it (the contract keeps it to one token per asset). Runs begun before
  * this check took the mint's own answer.
  */
-async function mintUntilConfirmed(spec: AssetSpec, formatted: FormattedAsset, requested?: () => Promise<void>): Promise<MintReceipt> {
+async function mintUntilConfirmed(
+  spec: AssetSpec,
+  formatted: FormattedAsset,
+  requested?: () => Promise<void>,
+  placeholderMetadataCid?: string,
+): Promise<MintReceipt> {
   for (let attempt = 1; ; attempt++) {
-    const mint = await mintStage(spec, formatted, requested);
+    const mint = await mintStage(spec, formatted, requested, placeholderMetadataCid);
     if (!patched('confirm-mint-on-chain')) return mint;
     const confirmation = await confirmMint.executeWithOptions(
       { ...chainWork, summary: `Read ${spec.collectionId}/${spec.assetKey}'s token back from the chain` },
@@ -488,8 +498,10 @@ async function mintUntilConfirmed(spec: AssetSpec, formatted: FormattedAsset, re
 }
 
 /** Batch mode hands the request to the signer's minter workflow (workflows/minter.ts). */
-async function mintStage(spec: AssetSpec, formatted: FormattedAsset, requested?: () => Promise<void>): Promise<MintReceipt> {
-  const request = { collectionId: spec.collectionId, assetKey: spec.assetKey, recipient: spec.recipient, metadataCid: formatted.metadata.cid };
+async function mintStage(spec: AssetSpec, formatted: FormattedAsset, requested?: () => Promise<void>, placeholderMetadataCid?: string): Promise<MintReceipt> {
+  // A collection that reveals later mints its placeholder; the final metadata is made and pinned all the same.
+  const metadataCid = placeholderMetadataCid ?? formatted.metadata.cid;
+  const request = { collectionId: spec.collectionId, assetKey: spec.assetKey, recipient: spec.recipient, metadataCid };
   return spec.mint?.mode === 'batch' && patched('mint-via-minter')
     ? mintThroughMinter(request, requested)
     : mintAsset.executeWithOptions({ ...chainWork, summary: `Mint ${spec.collectionId}/${spec.assetKey} to ${spec.recipient}` }, [request]);
@@ -568,7 +580,11 @@ function collectionOf(value: unknown): LifecycleOptions['collection'] | undefine
   const c = value as LifecycleOptions['collection'] | undefined;
   if (typeof c !== 'object' || c === null) return undefined;
   if (typeof c.workflowId !== 'string' || !/^collection:[a-z0-9][a-z0-9-]{0,62}$/.test(c.workflowId)) return undefined;
-  return Number.isInteger(c.index) && c.index >= 0 && c.index < 100_000 ? { workflowId: c.workflowId, index: c.index } : undefined;
+  if (!Number.isInteger(c.index) || c.index < 0 || c.index >= 100_000) return undefined;
+  if (c.placeholderMetadataCid === undefined) return { workflowId: c.workflowId, index: c.index };
+  // Only the collection sets it; a value that is not a CIDv1 makes the option invalid, never the final metadata's mint.
+  if (typeof c.placeholderMetadataCid !== 'string' || !/^b[a-z2-7]{20,100}$/.test(c.placeholderMetadataCid)) return undefined;
+  return { workflowId: c.workflowId, index: c.index, placeholderMetadataCid: c.placeholderMetadataCid };
 }
 
 function validRunIds(value: unknown): string[] {

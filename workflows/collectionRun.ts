@@ -37,6 +37,7 @@ import { deriveDna, sampleIndices, traitsOfDna } from '../common/dna.ts';
 import { AtelierCollection, AtelierStage } from '../common/searchAttributes.ts';
 import type { Activities } from '../activities/index.ts';
 import { assetLifecycle } from './assetLifecycle.ts';
+import { carryOutReveal, revealCollectionUpdate, revealRefusal, startReveal } from './collectionReveal.ts';
 import { collectionPublishing, configLookup, pinning } from './activityOptions.ts';
 import {
   approveRestUpdate,
@@ -119,6 +120,7 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
       cancelled: state.cancelled,
       runs: state.runs,
       concurrency,
+      reveal: state.reveal ?? null,
     };
   };
   const showProgress = () => setCurrentDetails(detailsOf(progress()));
@@ -230,6 +232,22 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
     },
     { validator: (raw: unknown) => releaseRefusal(raw) },
   );
+  setHandler(
+    revealCollectionUpdate,
+    (raw) => {
+      state.reveal!.requested = { by: raw.by, at: new Date().toISOString() };
+      state.reveal!.refused = null;
+      touch();
+      return progress();
+    },
+    {
+      validator: (raw: unknown) => {
+        decisionRefusal(raw);
+        const refusal = revealRefusal(spec, state.reveal, phase, { cancelled: Boolean(state.cancelled), report });
+        if (refusal) throw new Error(refusal);
+      },
+    },
+  );
 
   function releaseRefusal(raw: unknown): void {
     decisionRefusal(raw);
@@ -251,6 +269,8 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
     { key: AtelierCollection, value: spec.id },
     { key: AtelierStage, value: phase },
   ]);
+  // A collection that reveals later mints every token with one placeholder, pinned before any asset starts.
+  if (spec.reveal && !state.reveal) state.reveal = await startReveal(spec);
   try {
     await run();
   } catch (error) {
@@ -273,8 +293,10 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
       if (allEnded()) {
         if (state.failed > 0 && codes.includes('f')) {
           setPhase('settled');
-          // Failed assets may be retried; a collection nobody retries completes after SETTLED_WAIT.
-          if (await condition(() => !codes.every(isEnded) || Boolean(state.cancelled), SETTLED_WAIT)) continue;
+          // Failed assets may be retried; a collection nobody retries completes after SETTLED_WAIT (or
+          // when asked to reveal: that ends the wait for retries).
+          const woken = () => !codes.every(isEnded) || Boolean(state.cancelled);
+          if ((await condition(() => woken() || Boolean(state.reveal?.requested), SETTLED_WAIT)) && woken()) continue;
         }
         if (await finish('completed')) return;
         continue;
@@ -306,7 +328,16 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
     try {
       await startChild(assetLifecycle, {
         workflowId: workflowIdOf(spec.id, keyOf(index)),
-        args: [assetSpec, { collection: { workflowId: info.workflowId, index } }],
+        args: [
+          assetSpec,
+          {
+            collection: {
+              workflowId: info.workflowId,
+              index,
+              ...(state.reveal ? { placeholderMetadataCid: state.reveal.placeholderMetadataCid } : {}),
+            },
+          },
+        ],
         // The collection continues-as-new and may be cancelled: its assets live on and report back.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
@@ -408,9 +439,28 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
       report = null;
       return false;
     }
+    if (end === 'completed' && state.reveal && !state.reveal.revealed && state.published && report.minted > 0 && !(await reveal())) return false;
     setPhase(end);
     await condition(allHandlersFinished);
     return true;
+  }
+
+  /**
+   * After the mint: waits for `reveal`, then carries it out (a refused one waits for the next
+   * request). False when the collection has something else to do first (cancelled, a run going again).
+   */
+  async function reveal(): Promise<boolean> {
+    const revealState = state.reveal!;
+    for (;;) {
+      setPhase('awaiting_reveal');
+      await condition(() => Boolean(revealState.requested) || Boolean(state.cancelled) || !allEnded());
+      if (!revealState.requested || state.cancelled || !allEnded()) {
+        report = null;
+        return false;
+      }
+      setPhase('revealing');
+      if (await carryOutReveal(spec, revealState, state.published!, report!.reportCid, showProgress)) return true;
+    }
   }
 
   async function carryOn(): Promise<never> {
@@ -521,6 +571,12 @@ function detailsOf(p: CollectionProgress): string {
   ];
   if (p.published) lines.push(`Provenance: \`${p.published.provenanceHash}\` over ${p.published.count} assets · contractURI ${p.published.contractURI}`);
   if (p.report) lines.push(`Report: \`${p.report.reportCid}\` · metadata root \`${p.report.metadataRootCid}\``);
+  if (p.reveal?.revealed)
+    lines.push(`Revealed: offset ${p.reveal.revealed.offset} from block ${p.reveal.revealed.revealBlock.number} · record \`${p.reveal.revealed.recordCid}\``);
+  else if (p.reveal)
+    lines.push(
+      `Reveal: placeholder \`${p.reveal.placeholderMetadataCid}\`${p.reveal.waitingForBlock ? ` · waiting for block ${p.reveal.waitingForBlock}` : ''}`,
+    );
   if (p.failures.length) lines.push(`Latest failure: #${p.failures.at(-1)!.assetKey}: ${p.failures.at(-1)!.reason}`);
   if (p.cancelled) lines.push(`Cancelled by ${p.cancelled.by}: ${p.cancelled.reason}`);
   return lines.join('\n\n');
