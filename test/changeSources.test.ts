@@ -1,16 +1,22 @@
 // The change sources of dynamic assets, on the real stack: the chain read across reorganisations
 // (anvil_rollback, anvil_reorg), the chain watcher delivering a Transfer once (also across a SIGKILLed
 // worker and a replayed block), and a Schedule's tick making a new version.
+import type { ChildProcess } from 'node:child_process';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { JsonRpcProvider, Wallet, id as keccakOfText } from 'ethers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createChangeSourceActivities } from '../activities/changeSources.ts';
 import type { ReadTransfersResult } from '../activities/changeSources.ts';
-import type { ChainCursor } from '../common/changeSources.ts';
-import { transferChangeOf } from '../common/changeSources.ts';
+import { AtelierClient } from '../client/atelier.ts';
+import type { AssetSpec } from '../common/asset.ts';
+import type { ChainCursor, ChainWatcherStatus } from '../common/changeSources.ts';
+import { chainWatcherIdOf, transferChangeOf } from '../common/changeSources.ts';
 import { contractLocation } from '../common/deployment.ts';
-import { assetIdOf } from '../contracts/index.ts';
-import { chain, config, uniqueCollection } from './support/harness.ts';
+import type { DynamicStatus, DynamicTrait } from '../common/dynamic.ts';
+import { dynamicScheduleIdOf, dynamicWorkflowIdOf } from '../common/dynamic.ts';
+import { assetIdOf, tokenUriOf } from '../contracts/index.ts';
+import { chainWatcherStatusQuery, dynamicStatusQuery, watchTokenSignal } from '../workflows/messages.ts';
+import { chain, config, killProcess, spawnWorkerProcess, testSpec, uniqueCollection, waitFor } from './support/harness.ts';
 
 // Anvil's public dev accounts #1 and #2 (the suite's minter is #0): holders that can sign transfers.
 const HOLDER_KEYS = [
@@ -101,4 +107,174 @@ describe('reading Transfers from the chain', () => {
     const afterRollback = await read([tokenId], rolledBack.cursor);
     expect(afterRollback.transfers.map((t) => t.txHash)).toEqual([resent.txHash]);
   });
+});
+
+/** A layers asset whose hat changes with its transfers or a Schedule's ticks, minted to dev account #1 without approval. */
+function dynamicSpec(trait: DynamicTrait): AssetSpec {
+  return testSpec({
+    collectionId: uniqueCollection('dynamic'),
+    recipient: holders[0]!.address,
+    generator: { kind: 'layers', layerSet: 'critters', traits: { hat: 'none' }, seed: 7 },
+    approval: { policy: 'auto' },
+    dynamic: { traits: [trait], approval: 'auto' },
+  });
+}
+
+/** The asset's dynamic workflow's status once it answers and `ready` holds. */
+async function dynamicStatus(client: AtelierClient, spec: AssetSpec, what: string, ready: (s: DynamicStatus) => boolean, timeoutMs = 120_000) {
+  const handle = client.temporal.workflow.getHandle(dynamicWorkflowIdOf(spec.collectionId, spec.assetKey));
+  return waitFor(
+    what,
+    async () => {
+      const status = await handle.query(dynamicStatusQuery);
+      return ready(status) ? status : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+describe('change sources feeding a dynamic asset', () => {
+  let client: AtelierClient;
+  let worker: { child: ChildProcess } | undefined;
+  const startWorker = async () => (worker = await spawnWorkerProcess());
+
+  afterAll(async () => {
+    await killProcess(worker?.child);
+    await client?.close();
+  });
+
+  it('a Transfer makes one new version; also across a SIGKILLed worker and a reorg that replays its block', async () => {
+    client = await AtelierClient.connect(config);
+    await startWorker();
+    const [first, second] = holders as [Wallet, Wallet];
+    const spec = dynamicSpec({
+      name: 'hat',
+      source: { kind: 'chain', event: 'Transfer' },
+      match: 'atLeast',
+      options: { '1': 'beanie', '2': 'crown', '3': 'leaf' },
+    });
+    await client.start(spec);
+    const minted = await dynamicStatus(client, spec, 'the dynamic workflow of the minted asset', (s) => s.version === 1, 180_000);
+    const tokenId = minted.tokenId;
+    const { chainId } = await provider.getNetwork();
+    const watcher = client.temporal.workflow.getHandle(chainWatcherIdOf(Number(chainId), contractAddress));
+    const watcherStatus = () => watcher.query(chainWatcherStatusQuery);
+    await waitFor('the watcher to follow the token', async () => ((await watcherStatus()).tokens.some((t) => t.tokenId === tokenId) ? true : undefined));
+
+    /** Waits until the watcher has read past `blockNumber` and delivered everything it found. */
+    const watcherPast = (blockNumber: number) =>
+      waitFor<ChainWatcherStatus>(
+        `the watcher to read past block ${blockNumber}`,
+        async () => {
+          const status = await watcherStatus();
+          return status.cursor && status.cursor.next > blockNumber && status.pending.length === 0 ? status : undefined;
+        },
+        60_000,
+      );
+    const versionsOf = (status: DynamicStatus, changeId: string) => status.versions.filter((v) => v.cause.id === changeId);
+    const expectTokenAt = async (status: DynamicStatus) => {
+      expect(await ethereum.contract.tokenURI(BigInt(tokenId))).toBe(tokenUriOf({ metadataCid: status.versions.at(-1)!.metadataCid }));
+    };
+
+    // 1. A transfer: one new version, the hat the first transfer maps to, and the token points at it.
+    const one = await transfer(tokenId, first, second.address);
+    const started = Date.now();
+    const oneId = transferChangeOf({ tokenId, from: first.address, to: second.address, txHash: one.txHash, blockNumber: 0, logIndex: 0 }).id;
+    const v2 = await dynamicStatus(client, spec, 'version 2', (s) => s.version === 2);
+    await waitFor('the token to point at version 2', async () =>
+      (await ethereum.contract.tokenURI(BigInt(tokenId))) === tokenUriOf({ metadataCid: v2.versions.at(-1)!.metadataCid }) ? true : undefined,
+    );
+    const transferToUri = Date.now() - started;
+    console.log(`[changeSources] Transfer -> new tokenURI in ${(transferToUri / 1000).toFixed(1)} s`);
+    expect(versionsOf(v2, oneId)).toHaveLength(1);
+    expect(v2.versions.at(-1)!.traits.hat).toBe('beanie');
+    expect(v2.counters.hat).toBe(1);
+
+    // 2. The worker is SIGKILLed right after a second transfer and started again: one version for it.
+    const two = await transfer(tokenId, second, first.address);
+    await killProcess(worker!.child);
+    await startWorker();
+    const twoId = `chain:Transfer:${two.txHash}:${tokenId}`;
+    await dynamicStatus(client, spec, 'version 3', (s) => s.version === 3);
+    await watcherPast(two.blockNumber);
+    const v3 = await dynamicStatus(client, spec, 'version 3 settled', (s) => s.queued.length === 0);
+    expect(v3.version).toBe(3);
+    expect(versionsOf(v3, twoId)).toHaveLength(1);
+    expect(v3.versions.at(-1)!.traits.hat).toBe('crown');
+    await expectTokenAt(v3);
+
+    // Untrusted signals are dropped with a warning, never a failed task: a bad shape, and a real
+    // token claimed for another asset (the chain says it is not that asset's).
+    await watcher.signal(watchTokenSignal, { tokenId: 'x', collectionId: 'Bad Slug', assetKey: '1' } as never);
+    await watcher.signal(watchTokenSignal, { tokenId: '1'.repeat(100), collectionId: 'a', assetKey: '1' });
+    await watcher.signal(watchTokenSignal, { tokenId, collectionId: uniqueCollection('forged'), assetKey: '1' });
+    await waitFor('the forged claim to be checked', async () => ((await watcherStatus()).joining === 0 ? true : undefined));
+    expect((await watcherStatus()).tokens).toEqual([{ tokenId, collectionId: spec.collectionId, assetKey: spec.assetKey }]);
+
+    // 3. A third transfer makes version 4; then anvil_reorg replaces its block and every later one,
+    // replaying their transactions one block later: the same transfer, still one version.
+    const three = await transfer(tokenId, first, second.address);
+    const threeId = `chain:Transfer:${three.txHash}:${tokenId}`;
+    const v4 = await dynamicStatus(client, spec, 'version 4', (s) => s.version === 4 && s.queued.length === 0);
+    await watcherPast(three.blockNumber);
+    const reorgsBefore = (await watcherStatus()).totals.reorgs;
+    await provider.send('anvil_mine', [1]);
+    const head = await provider.getBlockNumber();
+    const replayed: [string, number][] = [];
+    for (let n = three.blockNumber; n <= head; n++) {
+      for (const hash of (await provider.getBlock(n))!.transactions) replayed.push([(await provider.send('eth_getRawTransactionByHash', [hash])) as string, 1]);
+    }
+    await provider.send('anvil_reorg', [head - three.blockNumber + 1, replayed]);
+    const moved = (await provider.getTransactionReceipt(three.txHash))!;
+    expect(moved.blockNumber).toBe(three.blockNumber + 1);
+    const afterReorg = await waitFor('the watcher to notice the reorg', async () => {
+      const status = await watcherStatus();
+      return status.totals.reorgs > reorgsBefore && status.cursor!.next > moved.blockNumber && status.pending.length === 0 ? status : undefined;
+    });
+    expect(afterReorg.lastReorg!.from).toBeLessThanOrEqual(three.blockNumber);
+    const settled = await dynamicStatus(client, spec, 'no change queued', (s) => s.queued.length === 0);
+    expect(settled.version).toBe(4);
+    expect(versionsOf(settled, threeId)).toHaveLength(1);
+    expect(settled.recent.filter((r) => r.id === threeId)).toHaveLength(1);
+    expect(settled.versions.map((v) => v.version)).toEqual([1, 2, 3, 4]);
+    expect(settled.counters.hat).toBe(3);
+    // The watcher delivered each transfer once, whatever was read twice.
+    expect((await watcherStatus()).totals).toMatchObject({ delivered: 3, skipped: 0 });
+    await expectTokenAt(v4);
+  }, 420_000);
+
+  it('a Schedule registered for a trait ticks on trigger() and makes a new version', async () => {
+    client ??= await AtelierClient.connect(config);
+    if (!worker || worker.child.exitCode !== null) await startWorker();
+    const spec = dynamicSpec({ name: 'hat', source: { kind: 'schedule', every: '1h' }, match: 'atLeast', options: { '1': 'crown' } });
+    await client.start(spec);
+    await dynamicStatus(client, spec, 'the dynamic workflow of the minted asset', (s) => s.version === 1, 180_000);
+    const schedule = client.temporal.schedule.getHandle(dynamicScheduleIdOf(spec.collectionId, spec.assetKey, 'hat'));
+    const described = await waitFor('the Schedule', () => schedule.describe());
+    expect(described.spec.intervals?.[0]?.every).toBe(60 * 60 * 1000);
+    try {
+      await schedule.trigger();
+      const started = Date.now();
+      const v2 = await dynamicStatus(client, spec, 'version 2 from the tick', (s) => s.version === 2);
+      console.log(`[changeSources] Schedule tick -> version 2 in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      const version = v2.versions.at(-1)!;
+      expect(version.cause.name).toBe('schedule:hat');
+      expect(version.cause.by).toBe('schedule');
+      expect(version.cause.id).toMatch(/^schedule:hat:\d{4}-\d\d-\d\dT/);
+      expect(version.traits.hat).toBe('crown');
+      expect(await ethereum.contract.tokenURI(BigInt(v2.tokenId))).toBe(tokenUriOf({ metadataCid: version.metadataCid }));
+    } finally {
+      await schedule.delete();
+    }
+
+    // A tick for an asset with no dynamic workflow, or for a trait the asset does not have, fails for good with the reason.
+    const tick = (collectionId: string, trait: string) =>
+      client.temporal.workflow.execute('scheduledChange', {
+        workflowId: `test-tick:${collectionId}:${trait}`,
+        taskQueue: config.ATELIER_TASK_QUEUE,
+        args: [{ collectionId, assetKey: spec.assetKey, trait }],
+      });
+    await expect(tick(uniqueCollection('nobody'), 'hat')).rejects.toMatchObject({ cause: { cause: { type: 'NoDynamicWorkflow' } } });
+    await expect(tick(spec.collectionId, 'wings')).rejects.toMatchObject({ cause: { cause: { type: 'ChangeRefused' } } });
+  }, 300_000);
 });
