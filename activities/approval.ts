@@ -22,6 +22,8 @@ import {
   approversMention,
   checksFailedBlocks,
   checksFailedText,
+  updatedBlocks,
+  updatedText,
   closedBlocks,
   escalationText,
   mentionOf,
@@ -32,7 +34,7 @@ import {
   requestBlocks,
   requestText,
 } from '../common/slack/blocks.ts';
-import type { ApprovalRequest, Outcome } from '../common/slack/blocks.ts';
+import type { ApprovalRequest, Outcome, TokenUpdate } from '../common/slack/blocks.ts';
 import type { CollectionSlackSettings, SlackCollections } from '../common/slack/settings.ts';
 import { describeSlackError, findFileInThread, findMessageByMetadata, refusedSlackFile, slackErrorCode, tsToIso, uploadFile } from '../common/slack/webapi.ts';
 import type { SlackMessageRef } from '../common/slack/webapi.ts';
@@ -41,7 +43,9 @@ export type { SlackMessageRef } from '../common/slack/webapi.ts';
 
 export interface ApprovalNotice extends ApprovalRequest {
   /** `checks_failed`: the round's draft failed its automated checks and never went up for a decision. */
-  event: 'requested' | 'reminder' | 'expired' | 'decided' | 'cancelled' | 'checks_failed';
+  event: 'requested' | 'reminder' | 'expired' | 'decided' | 'cancelled' | 'checks_failed' | 'updated';
+  /** With `updated`: a dynamic asset's token points at its new version. */
+  update?: TokenUpdate;
   decision?: { kind: 'approve' | 'reject'; by: string; via: string; at: string; comment?: string; name?: string };
   /** With `cancelled`: who cancelled the run, why and when. */
   cancelled?: { by: string; reason: string; at: string };
@@ -146,6 +150,8 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
           return await close(slack, settings, notice);
         case 'checks_failed':
           return await postChecksFailed(slack, settings, notice);
+        case 'updated':
+          return await postUpdated(slack, settings, notice);
       }
     } catch (error) {
       if (error instanceof ApplicationFailure) throw error;
@@ -197,40 +203,64 @@ export function createApprovalActivities({ gatewayUrl, slack }: ApprovalDependen
    * to heartbeat, or the answer was lost) finds it by its metadata, and posts nothing more.
    */
   async function postChecksFailed(deps: SlackApprovalDependencies, settings: CollectionSlackSettings, notice: ApprovalNotice): Promise<SlackMessageRef> {
+    const previewBase = deps.previewBaseUrl ?? gatewayUrl;
+    const ref = await postOnce(deps, settings, notice, metadataEvents.checksFailed, {
+      text: checksFailedText(notice, previewBase),
+      blocks: checksFailedBlocks(notice, { previewBase }),
+    });
+    log.info('checks failure in Slack', { asset: notice.workflowId, round: notice.round, failed: notice.checks?.failed.map((f) => f.check) ?? [], ...ref });
+    return ref;
+  }
+
+  /** A dynamic asset's new version: one message per refresh run, like a checks failure. */
+  async function postUpdated(deps: SlackApprovalDependencies, settings: CollectionSlackSettings, notice: ApprovalNotice): Promise<SlackMessageRef> {
+    if (!notice.update) throw ApplicationFailure.nonRetryable('an "updated" notice needs its update', 'InvalidNotice');
+    const previewBase = deps.previewBaseUrl ?? gatewayUrl;
+    const ref = await postOnce(deps, settings, notice, metadataEvents.updated, {
+      text: updatedText(notice, notice.update, previewBase),
+      blocks: updatedBlocks(notice, notice.update, { previewBase }),
+    });
+    log.info('token update in Slack', { asset: notice.workflowId, version: notice.update.version, ...ref });
+    return ref;
+  }
+
+  /**
+   * One message without buttons, once per (workflow, round): a retry knows the message from its
+   * heartbeat details, or (an earlier attempt posted without living to heartbeat, or the answer was
+   * lost) finds it by its metadata, and posts nothing more.
+   */
+  async function postOnce(
+    deps: SlackApprovalDependencies,
+    settings: CollectionSlackSettings,
+    notice: ApprovalNotice,
+    eventType: string,
+    message: { text: string; blocks: ReturnType<typeof updatedBlocks> },
+  ): Promise<SlackMessageRef> {
     const { info } = Context.current();
     let ref = asRef(info.heartbeatDetails);
     if (!ref && info.attempt > 1) {
       const ts = await findMessageByMetadata(
         deps.client,
         { channel: settings.channel, oldest: info.scheduledTimestampMs / 1000 - LOOKUP_MARGIN_S },
-        { eventType: metadataEvents.checksFailed, workflowId: notice.workflowId, round: notice.round },
+        { eventType, workflowId: notice.workflowId, round: notice.round },
       );
       if (ts) ref = { channel: settings.channel, ts };
     }
     if (ref) {
-      log.info('checks failure already in Slack (retried attempt)', { asset: notice.workflowId, round: notice.round, channel: ref.channel, ts: ref.ts });
+      log.info('message already in Slack (retried attempt)', { asset: notice.workflowId, round: notice.round, eventType });
       Context.current().heartbeat(ref);
       return ref;
     }
-    const previewBase = deps.previewBaseUrl ?? gatewayUrl;
     const result = await deps.client.chat.postMessage({
       channel: settings.channel,
-      text: checksFailedText(notice, previewBase),
-      blocks: checksFailedBlocks(notice, { previewBase }),
-      metadata: { event_type: metadataEvents.checksFailed, event_payload: { workflowId: notice.workflowId, round: notice.round } },
+      ...message,
+      metadata: { event_type: eventType, event_payload: { workflowId: notice.workflowId, round: notice.round } },
       unfurl_links: false,
       unfurl_media: false,
     });
     if (!result.channel || !result.ts) throw new Error('chat.postMessage answered without channel and ts');
     ref = { channel: result.channel, ts: result.ts };
     Context.current().heartbeat(ref);
-    log.info('checks failure posted to Slack', {
-      asset: notice.workflowId,
-      round: notice.round,
-      failed: notice.checks?.failed.map((f) => f.check) ?? [],
-      channel: ref.channel,
-      ts: ref.ts,
-    });
     return ref;
   }
 

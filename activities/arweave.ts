@@ -7,7 +7,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Arweave from 'arweave';
 import type { JWKInterface } from 'arweave/node/lib/wallet.js';
 import type { KuboRPCClient } from 'kubo-rpc-client';
-import type { ContentRef } from '../common/asset.ts';
+import type { ArweaveLocation, ContentRef } from '../common/asset.ts';
 import { heartbeatWhile } from './heartbeat.ts';
 import { readVerified } from './kubo.ts';
 
@@ -40,16 +40,11 @@ export interface ArchiveInput {
   assetKey: string;
 }
 
-export interface ArweaveCopy {
-  cid: string;
-  sha256: string;
-  txId: string;
-  /** Where the gateway serves the bytes (`ar://<txId>` on any gateway). */
-  url: string;
-}
+/** A permanent copy: `url` is where the gateway serves the bytes (`ar://<txId>` on any gateway). */
+export type ArweaveCopy = ArweaveLocation;
 
 /** Heartbeat details: what this activity has posted so far, by sha256. */
-interface ArchiveProgress {
+export interface ArchiveProgress {
   posted: Record<string, string>;
 }
 
@@ -66,21 +61,35 @@ export function createArweaveActivities({ kubo, arweave: archive }: ArweaveDepen
      */
     async archiveAsset({ contents, collectionId, assetKey }: ArchiveInput): Promise<ArweaveCopy[]> {
       if (!archive) return [];
-      const previous = Context.current().info.heartbeatDetails as ArchiveProgress | undefined;
-      const progress: ArchiveProgress = { posted: { ...(previous?.posted ?? {}) } };
+      const progress = archiveProgress();
       return heartbeatWhile(
-        async () => {
-          const copies: ArweaveCopy[] = [];
-          for (const content of contents) {
-            const txId = await copyOf(archive, kubo, content, `${collectionId}/${assetKey}`, progress);
-            copies.push({ cid: content.cid, sha256: content.sha256, txId, url: `${archive.gatewayUrl}/${txId}` });
-          }
-          return copies;
-        },
+        () => archiveContents(archive, kubo, contents, `${collectionId}/${assetKey}`, progress),
         () => progress,
       );
     },
   };
+}
+
+/** What earlier attempts of this activity posted (their heartbeat details), to be kept in the next heartbeats. */
+export function archiveProgress(): ArchiveProgress {
+  const previous = Context.current().info.heartbeatDetails as Partial<ArchiveProgress> | undefined;
+  return { posted: { ...(previous?.posted ?? {}) } };
+}
+
+/** One copy per content, in order: an existing copy of the same bytes (this wallet's) is reused. */
+export async function archiveContents(
+  archive: ArweaveArchive,
+  kubo: KuboRPCClient,
+  contents: ArchiveContent[],
+  asset: string,
+  progress: ArchiveProgress,
+): Promise<ArweaveCopy[]> {
+  const copies: ArweaveCopy[] = [];
+  for (const content of contents) {
+    const txId = await copyOf(archive, kubo, content, asset, progress);
+    copies.push({ cid: content.cid, sha256: content.sha256, txId, url: `${archive.gatewayUrl}/${txId}` });
+  }
+  return copies;
 }
 
 async function copyOf(archive: ArweaveArchive, kubo: KuboRPCClient, content: ArchiveContent, asset: string, progress: ArchiveProgress): Promise<string> {

@@ -77,7 +77,7 @@ async function checkDraft({ kubo, openai }: CheckDependencies, input: CheckDraft
     throw ApplicationFailure.nonRetryable(`draft ${input.draft.cid} is ${input.draft.bytes} bytes, over ${limits.maxDraftBytes}`, 'ImageTooLarge');
   }
   const image = await readVerified(kubo, input.draft);
-  const others = checks.nearDuplicate ? await otherAssets(collection.data, input.workflowId) : [];
+  const others = checks.nearDuplicate ? await otherAssets(collection.data, input.workflowId, input.assetKey) : [];
   const moderate = openai && checks.moderation ? openaiModerator(openai.client, { signal: Context.current().cancellationSignal }) : undefined;
   return runChecks(image, checks, { others, moderate });
 }
@@ -92,14 +92,15 @@ function parseChecks(raw: unknown): ChecksSpec {
 
 /**
  * The perceptual hashes of the collection's other assets, from Temporal visibility: every run
- * that has one, except this asset's own runs and runs that ended without a token (their asset may
+ * that has one, except this asset's own runs (a refresh's too) and runs that ended without a token (their asset may
  * be made again, and its old draft should not count against the new one).
  */
-async function otherAssets(collectionId: string, workflowId: string): Promise<OtherAsset[]> {
+async function otherAssets(collectionId: string, workflowId: string, ownKey: string): Promise<OtherAsset[]> {
   const prefix = `asset:${collectionId}:`;
   const found = new Map<string, OtherAsset>();
   for await (const run of Context.current().client.workflow.list({ query: `AtelierCollection = "${collectionId}"` })) {
-    if (run.workflowId === workflowId) continue;
+    // A dynamic asset's refresh (its own run id) is compared with the others, not with its earlier version.
+    if (run.workflowId === workflowId || run.workflowId === `${prefix}${ownKey}`) continue;
     const stage = run.typedSearchAttributes.get(AtelierStage) ?? firstValue(run.searchAttributes?.[AtelierStage.name]);
     if (typeof stage === 'string' && restartableStages.includes(stage as Stage)) continue;
     const hash = run.typedSearchAttributes.get(AtelierPerceptualHash) ?? firstValue(run.searchAttributes?.[AtelierPerceptualHash.name]);

@@ -7,6 +7,8 @@ import type { Metadata, Sharp, SharpOptions } from 'sharp';
 import type { AssetSpec, ContentRef, Draft, FormattedAsset, Rendition, RenditionName } from '../common/asset.ts';
 import type { DecisionRecord } from '../common/decision.ts';
 import { decisionMessage } from '../common/decision.ts';
+import { archiveContents, archiveProgress } from './arweave.ts';
+import type { ArweaveArchive, ArweaveCopy } from './arweave.ts';
 import { heartbeatWhile } from './heartbeat.ts';
 import { addContent, readVerified } from './kubo.ts';
 
@@ -14,6 +16,8 @@ export interface FormatDependencies {
   kubo: KuboRPCClient;
   /** AVIF is the costly rendition (~0.5 s a 1024 px image): made only when the worker is told to. */
   avif: boolean;
+  /** Set when ATELIER_ARWEAVE_URL is: renditions and metadata also get permanent copies there. */
+  arweave?: ArweaveArchive;
 }
 
 export interface FormatInput {
@@ -22,6 +26,8 @@ export interface FormatInput {
   /** The accepted decision, with the approver's signature when it was signed. */
   approval: Pick<DecisionRecord, 'by' | 'via' | 'at' | 'round' | 'comment' | 'proof'>;
   workflowId: string;
+  /** A dynamic asset's refresh: the version this metadata is, and the earlier versions' metadata CIDs (newest first). */
+  version?: { number: number; previous: string[] };
 }
 
 export const limits = { maxDimension: 4096, maxInputPixels: 4096 * 4096, maxDraftBytes: 25 * 1024 * 1024, maxRenditionBytes: 10 * 1024 * 1024 };
@@ -79,15 +85,22 @@ const recipes: Record<RenditionName, { width: number | null; mimeType: string; e
   'avif-1024': { width: 1024, mimeType: 'image/avif', encode: (image) => image.avif({ quality: 55, effort: 4 }) },
 };
 
-export function createFormatActivities({ kubo, avif }: FormatDependencies) {
+export function createFormatActivities({ kubo, avif, arweave }: FormatDependencies) {
   return {
-    /** Heartbeats throughout: under its heartbeat timeout a lost or dead attempt is retried in seconds. */
+    /**
+     * Heartbeats throughout: under its heartbeat timeout a lost or dead attempt is retried in seconds.
+     * The details keep what an attempt posted to Arweave, so a retry reuses its copies.
+     */
     async formatAsset(input: FormatInput): Promise<FormattedAsset> {
-      return heartbeatWhile(() => format(input));
+      const progress = archiveProgress();
+      return heartbeatWhile(
+        () => format(input, progress),
+        () => progress,
+      );
     },
   };
 
-  async function format({ spec, draft, approval, workflowId }: FormatInput): Promise<FormattedAsset> {
+  async function format({ spec, draft, approval, workflowId, version }: FormatInput, progress: ReturnType<typeof archiveProgress>): Promise<FormattedAsset> {
     if (draft.bytes > limits.maxDraftBytes) {
       throw ApplicationFailure.nonRetryable(`draft ${draft.cid} is ${draft.bytes} bytes, over ${limits.maxDraftBytes}`, 'ImageTooLarge');
     }
@@ -116,14 +129,29 @@ export function createFormatActivities({ kubo, avif }: FormatDependencies) {
       renditions.push({ ...ref, name, mimeType: recipe.mimeType, width: out.width!, height: out.height! });
     }
     const image = renditions.find((r) => r.name === 'original') ?? renditions[0]!;
-    const metadata = erc721Metadata(spec, draft, approval, workflowId, image, renditions);
+    const asset = `${spec.collectionId}/${spec.assetKey}`;
+    // Permanent copies first, so that the metadata lists both locations of every rendition.
+    const copies = arweave ? await archiveContents(arweave, kubo, renditions, asset, progress) : [];
+    const metadata = erc721Metadata(spec, draft, approval, workflowId, image, renditions, copies, version);
     const metadataRef: ContentRef = await addContent(kubo, Buffer.from(JSON.stringify(metadata, null, 2)), { pin: false });
-    return { renditions, metadata: metadataRef };
+    if (!arweave) return { renditions, metadata: metadataRef };
+    const [metadataCopy] = await archiveContents(arweave, kubo, [{ ...metadataRef, mimeType: 'application/json' }], asset, progress);
+    return { renditions, metadata: metadataRef, arweave: { metadata: metadataCopy!, renditions: copies } };
   }
 }
 
 /** OpenSea-style ERC-721 metadata with the provenance a collector can check. Key order is fixed. */
-function erc721Metadata(spec: AssetSpec, draft: Draft, approval: FormatInput['approval'], workflowId: string, image: Rendition, renditions: Rendition[]) {
+function erc721Metadata(
+  spec: AssetSpec,
+  draft: Draft,
+  approval: FormatInput['approval'],
+  workflowId: string,
+  image: Rendition,
+  renditions: Rendition[],
+  copies: ArweaveCopy[],
+  version: FormatInput['version'],
+) {
+  const arweaveOf = (r: Rendition) => copies.find((c) => c.cid === r.cid);
   const traitAttributes =
     spec.generator.kind === 'layers'
       ? Object.entries((draft.inputs as { traits?: Record<string, string> }).traits ?? {}).map(([trait_type, value]) => ({ trait_type, value }))
@@ -132,6 +160,7 @@ function erc721Metadata(spec: AssetSpec, draft: Draft, approval: FormatInput['ap
     name: spec.name,
     description: spec.description,
     image: `ipfs://${image.cid}`,
+    ...(arweaveOf(image) ? { image_arweave: `ar://${arweaveOf(image)!.txId}` } : {}),
     attributes: [...spec.attributes, ...traitAttributes.filter((t) => !spec.attributes.some((a) => a.trait_type === t.trait_type))],
     properties: {
       collection: spec.collectionId,
@@ -144,7 +173,9 @@ function erc721Metadata(spec: AssetSpec, draft: Draft, approval: FormatInput['ap
         height: r.height,
         bytes: r.bytes,
         sha256: r.sha256,
+        ...(arweaveOf(r) ? { arweave: `ar://${arweaveOf(r)!.txId}` } : {}),
       })),
+      ...(version ? { version: version.number, previousVersions: version.previous.map((cid) => `ipfs://${cid}`) } : {}),
       provenance: {
         generator: spec.generator.kind,
         inputs: draft.inputs,

@@ -25,6 +25,19 @@ export interface MintInput {
   metadataCid: string;
 }
 
+export interface UpdateContentInput {
+  tokenId: string;
+  metadataCid: string;
+}
+
+export interface ContentUpdate {
+  tokenId: string;
+  metadataCid: string;
+  /** The `updateContent` transaction; null when the token already pointed at this metadata and no attempt of ours sent one. */
+  txHash: string | null;
+  blockNumber: number | null;
+}
+
 /** Kept in heartbeat details: the next attempt after a crash looks for this transaction first. */
 interface MintProgress {
   txHash: string;
@@ -110,7 +123,66 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
         () => progress.current,
       );
     },
+
+    /**
+     * Points a minted token at new metadata (`updateContent`, which emits ERC-4906 MetadataUpdate).
+     * Once: the chain is read first (a token already pointing there needs nothing), and a retry waits
+     * for the transaction an earlier attempt sent (heartbeat details) before it sends another.
+     */
+    async updateTokenContent(input: UpdateContentInput): Promise<ContentUpdate> {
+      const progress: { current?: MintProgress } = { current: Context.current().info.heartbeatDetails as MintProgress | undefined };
+      return heartbeatWhile(
+        () => updateOnce(input, progress),
+        () => progress.current,
+      );
+    },
   };
+
+  async function updateOnce({ tokenId, metadataCid }: UpdateContentInput, progress: { current?: MintProgress }): Promise<ContentUpdate> {
+    if (!/^[1-9][0-9]{0,77}$/.test(tokenId)) throw ApplicationFailure.nonRetryable(`"${tokenId}" is not a token id`, 'InvalidToken');
+    let digest: string;
+    try {
+      digest = metadataDigestFromCid(metadataCid);
+    } catch (error) {
+      throw ApplicationFailure.nonRetryable(`metadata CID ${metadataCid} cannot go on chain: ${(error as Error).message}`, 'InvalidContent');
+    }
+    const pointsThere = async () => {
+      const [current, isDirectory] = await contract.contentOf(BigInt(tokenId));
+      return !isDirectory && current.toLowerCase() === digest.toLowerCase();
+    };
+    const previous = progress.current?.txHash;
+    if (previous) {
+      const receipt = await awaitReceipt(previous);
+      if (receipt?.status === 1 && (await pointsThere())) return { tokenId, metadataCid, txHash: previous, blockNumber: receipt.blockNumber };
+    }
+    if (await pointsThere()) return { tokenId, metadataCid, txHash: previous ?? null, blockNumber: null };
+    let txHash: string;
+    try {
+      txHash = await serially(async () => {
+        const request = await signer.populateTransaction(await contract.updateContent.populateTransaction(BigInt(tokenId), digest));
+        const signed = await signer.signTransaction(request);
+        const hash = keccak256(signed);
+        progress.current = { txHash: hash };
+        heartbeat(progress.current);
+        await provider.broadcastTransaction(signed);
+        return hash;
+      });
+    } catch (error) {
+      const reverted = parseCreativeAssetError(error);
+      if (reverted || (error as { code?: string }).code === 'CALL_EXCEPTION') {
+        throw ApplicationFailure.nonRetryable(
+          `updateContent of token ${tokenId} reverted: ${reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message}`,
+          'UpdateReverted',
+        );
+      }
+      throw error;
+    }
+    log.info('updateContent transaction sent', { txHash, tokenId });
+    const receipt = await awaitReceipt(txHash);
+    if (receipt?.status === 1) return { tokenId, metadataCid, txHash, blockNumber: receipt.blockNumber };
+    if (receipt === null) throw new Error(`updateContent transaction ${txHash} disappeared from the pool before it was mined; sending again`);
+    throw ApplicationFailure.nonRetryable(`updateContent transaction ${txHash} reverted on chain`, 'UpdateReverted');
+  }
 
   async function mintOnce({ collectionId, assetKey, recipient, metadataCid }: MintInput, progress: { current?: MintProgress }): Promise<MintReceipt> {
     const assetId = assetIdOf(collectionId, assetKey);

@@ -13,7 +13,8 @@ import { startAssetRun } from '../activities/assetRuns.ts';
 import type { StartedAsset } from '../activities/assetRuns.ts';
 
 export type { StartedAsset } from '../activities/assetRuns.ts';
-import { approveUpdate, cancelUpdate, rejectUpdate, statusQuery } from '../workflows/messages.ts';
+import { approveUpdate, assetChangeUpdate, cancelUpdate, dynamicStatusQuery, rejectUpdate, statusQuery } from '../workflows/messages.ts';
+import type { ChangeRecord, DynamicStatus } from '../common/dynamic.ts';
 
 /** A decision (or cancel) the run would not take: the person gets the run's reason. */
 export class DecisionRefused extends Error {
@@ -21,6 +22,10 @@ export class DecisionRefused extends Error {
 }
 export class AssetNotFound extends Error {
   override name = 'AssetNotFound';
+}
+/** A change a dynamic asset would not take (unknown event, a value no option matches, not minted yet): the reason. */
+export class ChangeRefused extends Error {
+  override name = 'ChangeRefused';
 }
 
 /** What a person decides; the round and draft default to those the run shows now. */
@@ -129,6 +134,45 @@ export class AtelierClient {
     } catch (error) {
       throw await this.refusalOf(workflowId, error);
     }
+  }
+
+  /**
+   * Sends a change to a minted dynamic asset (`atelier event`): it is queued and applied in order,
+   * and the answer is its record. The same `id` again is the same change (a resend changes nothing).
+   */
+  async sendEvent(ref: string, name: string, data: Record<string, unknown>, { by, id }: { by: string; id: string }): Promise<ChangeRecord> {
+    const dynamicId = await this.dynamicWorkflowOf(ref);
+    const change = { id, name, data, by };
+    try {
+      // The workflow takes a repeated id as the change it already has and answers with where it stands now.
+      return await this.temporal.workflow.getHandle(dynamicId).executeUpdate(assetChangeUpdate, { args: [change] });
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) throw new ChangeRefused((error.cause as Error | undefined)?.message ?? error.message);
+      throw error;
+    }
+  }
+
+  /** Every version of a dynamic asset's token, its queued changes and the last ones taken. */
+  async history(ref: string): Promise<DynamicStatus> {
+    return this.temporal.workflow.getHandle(await this.dynamicWorkflowOf(ref)).query(dynamicStatusQuery);
+  }
+
+  /** The asset's dynamic workflow, or why there is none: no such asset, not dynamic, not minted yet. */
+  private async dynamicWorkflowOf(ref: string): Promise<string> {
+    const workflowId = parseAssetRef(ref);
+    const dynamicId = `dynamic:${workflowId.slice('asset:'.length)}`;
+    const found = await this.temporal.workflow
+      .getHandle(dynamicId)
+      .describe()
+      .catch((error: unknown) => {
+        if (error instanceof WorkflowNotFoundError) return undefined;
+        throw error;
+      });
+    if (found) return dynamicId;
+    const status = await this.status(workflowId);
+    if (!status.stage || status.stage !== 'minted')
+      throw new ChangeRefused(`${workflowId} is ${status.stage.replace('_', ' ')}: changes apply once it is minted`);
+    throw new ChangeRefused(`${workflowId} is not a dynamic asset (its spec declares no dynamic traits)`);
   }
 
   /** Ends a run that has not started minting as `cancelled`; the reason is kept in its history. */

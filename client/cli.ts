@@ -1,5 +1,6 @@
 // `atelier`: start, approve, reject, inspect and list asset runs.
 // Exit codes: 0 done, 1 failure (server, run failed), 2 bad input, 3 decision refused, 4 not found.
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +9,9 @@ import type { AssetStatus, Stage } from '../common/asset.ts';
 import { stages } from '../common/asset.ts';
 import { ConfigError, loadConfig } from '../common/config.ts';
 import { isHexKey, newDecisionKey, publicKeyOf } from '../common/decision.ts';
+import { MAX_CHANGE_DATA_BYTES } from '../common/dynamic.ts';
 import { SpecError, parseAssetSpec } from '../common/spec.ts';
-import { AssetNotFound, AtelierClient, DecisionRefused } from './atelier.ts';
+import { AssetNotFound, AtelierClient, ChangeRefused, DecisionRefused } from './atelier.ts';
 import { CollectionNotFound, CollectionRefused } from './collection.ts';
 import { importHashLips } from './hashlips.ts';
 import { CollectionUsageError, collectionCommand, collectionUsage } from './collectionCli.ts';
@@ -30,6 +32,10 @@ const usage = `usage: atelier <command> [options]
   cancel <asset> --reason <text> [--by <name>]
   status <asset> [--json]
   list [--collection <id>] [--stage <stage>] [--json]
+  event <asset> <name> <json> [--id <id>] [--by <name>]
+                                           a change for a minted dynamic asset (e.g. a game milestone);
+                                           the same --id again is the same change
+  history <asset> [--json]                 a dynamic asset's versions and its queued changes
   keys new <name> [--out <file>]           make an approver key pair; prints the public key for specs
 ${collectionUsage}
 ${repositoryUsage}
@@ -83,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       stage: { type: 'string' },
       json: { type: 'boolean' },
+      id: { type: 'string' },
     },
   });
   const config = loadConfig();
@@ -156,6 +163,48 @@ async function main(argv: string[]): Promise<number> {
         const status = await client.status(asset());
         console.log(values.json ? JSON.stringify(status, null, 2) : formatStatus(status));
         return status.stage === 'failed' ? exit.failed : exit.ok;
+      }
+      case 'event': {
+        const [target, name, json, ...extra] = positionals;
+        if (!target || !name || json === undefined || extra.length > 0) throw new UsageError('usage: atelier event <asset> <name> <json>');
+        if (json.length > MAX_CHANGE_DATA_BYTES) throw new UsageError(`the event's JSON is ${json.length} bytes, over ${MAX_CHANGE_DATA_BYTES}`);
+        let data: unknown;
+        try {
+          data = JSON.parse(json);
+        } catch (error) {
+          throw new UsageError(`the event's data is not JSON: ${(error as Error).message}`);
+        }
+        if (typeof data !== 'object' || data === null || Array.isArray(data))
+          throw new UsageError('the event\'s data must be a JSON object, e.g. \'{"value":"gold"}\'');
+        const id = values.id ?? `event:${name}:${randomUUID()}`;
+        const record = await client.sendEvent(target, name, data as Record<string, unknown>, { by, id });
+        console.log(
+          `${record.outcome === 'queued' ? 'queued' : `already taken (${record.outcome})`}  ${record.id}  for ${target}; \`atelier history ${target}\` shows the versions`,
+        );
+        return exit.ok;
+      }
+      case 'history': {
+        const history = await client.history(asset());
+        if (values.json) console.log(JSON.stringify(history, null, 2));
+        else {
+          console.log(`${history.collectionId}/${history.assetKey}  token ${history.tokenId}  version ${history.version}`);
+          printTable(
+            ['version', 'metadata', 'traits', 'cause', 'tx', 'at'],
+            history.versions.map((v) => [
+              String(v.version),
+              v.metadataCid,
+              Object.entries(v.traits)
+                .map(([k, o]) => `${k}=${o}`)
+                .join(', '),
+              v.cause.name,
+              v.txHash ?? '',
+              v.at,
+            ]),
+          );
+          for (const q of history.queued) console.log(`queued  ${q.name}  ${q.id}  by ${q.by}`);
+          for (const r of history.recent.filter((c) => c.outcome === 'failed')) console.log(`failed  ${r.name}  ${r.id}: ${r.detail}`);
+        }
+        return exit.ok;
       }
       case 'list': {
         if (values.stage && !stages.includes(values.stage as Stage)) throw new UsageError(`--stage must be one of ${stages.join(', ')}`);
@@ -358,7 +407,7 @@ main(process.argv.slice(2)).then(
       error instanceof ConfigError ||
       (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
         ? exit.badInput
-        : error instanceof DecisionRefused || error instanceof CollectionRefused
+        : error instanceof DecisionRefused || error instanceof CollectionRefused || error instanceof ChangeRefused
           ? exit.refused
           : error instanceof AssetNotFound || error instanceof CollectionNotFound
             ? exit.notFound

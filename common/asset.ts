@@ -2,6 +2,7 @@
 // small pure helpers, so workflow code can import it.
 import type { CheckOutcome, ChecksSpec } from './checks.ts';
 import type { DecisionRecord } from './decision.ts';
+import type { AssetChangeInput, AssetVersion, ChangeRecord, DynamicSpec } from './dynamic.ts';
 
 export type { DecisionInput, DecisionRecord } from './decision.ts';
 
@@ -14,13 +15,16 @@ export const stages = [
   'awaiting_mint',
   'minting',
   'minted',
+  // A dynamic asset's refresh (common/dynamic.ts): the token is pointed at the new version.
+  'updating',
+  'updated',
   'rejected',
   'expired',
   'cancelled',
   'failed',
 ] as const;
 export type Stage = (typeof stages)[number];
-export const finalStages: readonly Stage[] = ['minted', 'rejected', 'expired', 'cancelled', 'failed'];
+export const finalStages: readonly Stage[] = ['minted', 'updated', 'rejected', 'expired', 'cancelled', 'failed'];
 /** Ended without a token: such an asset may be started again as a new run. */
 export const restartableStages: readonly Stage[] = ['rejected', 'expired', 'cancelled', 'failed'];
 
@@ -94,6 +98,8 @@ export interface AssetSpec {
   mint?: { mode: MintMode };
   /** Automated checks each draft passes before a person looks (common/checks.ts). */
   checks?: ChecksSpec;
+  /** Traits that change after the mint (common/dynamic.ts): the token is refreshed on each change. */
+  dynamic?: DynamicSpec;
 }
 
 export type MintMode = 'direct' | 'batch';
@@ -122,6 +128,15 @@ export interface Rendition extends ContentRef {
 export interface FormattedAsset {
   renditions: Rendition[];
   metadata: ContentRef;
+  /** Permanent copies on Arweave (when the worker has ATELIER_ARWEAVE_URL): transaction ids and gateway URLs only. */
+  arweave?: { metadata: ArweaveLocation; renditions: ArweaveLocation[] };
+}
+
+export interface ArweaveLocation {
+  cid: string;
+  sha256: string;
+  txId: string;
+  url: string;
 }
 
 export interface MintReceipt {
@@ -158,6 +173,8 @@ export interface AssetStatus {
   noticeProblem: string | null;
   /** Earlier runs of this asset (ended rejected, expired, cancelled or failed), oldest first. */
   earlierRuns: string[];
+  /** The metadata's permanent copy, when the worker writes to Arweave. */
+  arweave?: { metadataTxId: string; metadataUrl: string };
   cancelled: { by: string; reason: string; at: string } | null;
   error: string | null;
   /** The automated checks of the latest checked round (when the spec has checks). */
@@ -203,4 +220,29 @@ export function parseAssetRef(ref: string): string {
   if (parts.length === 3 && parts[0] === 'asset' && parts[1] && parts[2]) return ref;
   if (parts.length === 2 && parts[0] && parts[1]) return workflowIdOf(parts[0], parts[1]);
   throw new Error(`"${ref}" is not an asset reference: expected <collection>:<key> or asset:<collection>:<key>`);
+}
+
+/** What the asset's run hands its dynamic workflow when it has minted (version 1). */
+export interface DynamicAssetInput {
+  /** The spec the run minted (its `dynamic` section says what changes). */
+  spec: AssetSpec;
+  tokenId: string;
+  mintWorkflowId: string;
+  metadataCid: string;
+  imageCid: string | null;
+  txHash: string;
+  /** Every layer's option as version 1 drew it (layers generator), so a refresh changes only the dynamic ones. */
+  drawn: Record<string, string>;
+  /** Carried over continue-as-new. */
+  state?: DynamicState;
+}
+
+/** The workflow's state that continue-as-new carries. */
+export interface DynamicState {
+  versions: AssetVersion[];
+  counters: Record<string, number>;
+  queue: { change: AssetChangeInput; record: ChangeRecord }[];
+  recent: ChangeRecord[];
+  /** Dynamic traits' current options. */
+  current: Record<string, string>;
 }

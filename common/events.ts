@@ -1,7 +1,15 @@
 // Outgoing webhooks: the events an asset run reports, and the shape a receiver gets. Pure code, so
 // workflow code can import it; activities/events.ts delivers them.
 
-export const assetEventNames = ['asset.awaiting_approval', 'asset.approved', 'asset.rejected', 'asset.checks_failed', 'asset.minted', 'asset.failed'] as const;
+export const assetEventNames = [
+  'asset.awaiting_approval',
+  'asset.approved',
+  'asset.rejected',
+  'asset.checks_failed',
+  'asset.minted',
+  'asset.updated',
+  'asset.failed',
+] as const;
 export type AssetEventName = (typeof assetEventNames)[number];
 
 /** One event as the workflow decides it: everything deterministic, so every retry sends the same body. */

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { AssetSpec } from './asset.ts';
 import { durationMs, durationPattern, renditionNames } from './asset.ts';
 import { checksSchema } from './checks.ts';
+import { dynamicSchema } from './dynamic.ts';
 import { artworkPathPattern, commitPattern, repositoryLocationProblem } from './repository.ts';
 
 // No code generation: the same parser in clients and in the workflow sandbox.
@@ -148,6 +149,7 @@ export const assetSpecSchema = z
       .strict()
       .optional(),
     checks: checksSchema.optional(),
+    dynamic: dynamicSchema.optional(),
   })
   .strict();
 
@@ -168,6 +170,12 @@ export function checkSpec(input: unknown): SpecCheck {
   const spec = parsed.data as AssetSpec;
   if (spec.approval.policy === 'manual' && durationMs(spec.approval.expireAfter)! <= durationMs(spec.approval.remindAfter)!) {
     return { ok: false, problems: [`approval.expireAfter: ${spec.approval.expireAfter} must be longer than remindAfter (${spec.approval.remindAfter})`] };
+  }
+  if (spec.dynamic?.approval === 'manual' && spec.approval.policy !== 'manual') {
+    return { ok: false, problems: ['dynamic.approval: "manual" refreshes need the spec\'s approval.policy "manual" (whose rule they follow)'] };
+  }
+  if (spec.dynamic && spec.generator.kind === 'artwork') {
+    return { ok: false, problems: ['dynamic: artwork from a repository changes by a push, not by dynamic traits (use the layers or openai generator)'] };
   }
   // A designer's push must not approve itself: artwork always goes before a person.
   if (spec.generator.kind === 'artwork' && spec.approval.policy !== 'manual') {

@@ -7,15 +7,18 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  ParentClosePolicy,
   patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { ActivityFailure } from '@temporalio/workflow';
-import type { AssetResult, AssetSpec, AssetStatus, Draft, FormattedAsset, MintReceipt, ReviseInput, Stage } from '../common/asset.ts';
+import type { AssetResult, AssetSpec, AssetStatus, Draft, DynamicAssetInput, FormattedAsset, MintReceipt, ReviseInput, Stage } from '../common/asset.ts';
 import { durationMs } from '../common/asset.ts';
 import type { ApprovalRule, ApprovalTrust, DecisionInput, DecisionKind, DecisionRecord } from '../common/decision.ts';
 import { checkDecision } from '../common/decision.ts';
@@ -38,13 +41,14 @@ import {
   statusQuery,
 } from './messages.ts';
 import type { CollectionAssetEvent } from '../common/collection.ts';
+import { dynamicWorkflowIdOf } from '../common/dynamic.ts';
 import type { CancelInput } from './messages.ts';
 import { mintThroughMinter } from './minter.ts';
 import { countStage, recordApprovalWait } from './metrics.ts';
 
 const { generateDraft, formatAsset, checkDraft } = proxyActivities<Activities>(imageWork);
 const { pinAsset } = proxyActivities<Activities>(pinning);
-const { mintAsset, confirmMint } = proxyActivities<Activities>(chainWork);
+const { mintAsset, confirmMint, updateTokenContent } = proxyActivities<Activities>(chainWork);
 const { announceApproval } = proxyActivities<Activities>(notices);
 const { approvalTrust, subscribedEvents } = proxyActivities<Activities>(configLookup);
 const { publishEvent } = proxyActivities<Activities>(webhookDelivery);
@@ -62,6 +66,20 @@ export interface LifecycleOptions {
     /** A collection that reveals later (docs/reveal.md): the token mints with this metadata, not its own. */
     placeholderMetadataCid?: string;
   };
+  /**
+   * A dynamic asset's refresh (workflows/dynamicAsset.ts): the run makes a new version of a minted
+   * token and points the token at it (`updateContent`) instead of minting.
+   */
+  refresh?: RefreshOptions;
+}
+
+export interface RefreshOptions {
+  tokenId: string;
+  version: number;
+  /** Earlier versions' metadata CIDs, newest first. */
+  previous: string[];
+  /** The change that made this version: its name. */
+  cause: string;
 }
 
 type NoticeEvent = Omit<ApprovalNotice, 'message'>;
@@ -131,6 +149,9 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
   };
   const work = new CancellationScope();
   const collection = collectionOf(options?.collection);
+  const refresh = refreshOf(options?.refresh);
+  if (options?.refresh !== undefined && !refresh) throw ApplicationFailure.nonRetryable('invalid refresh options', 'InvalidRefresh');
+  if (refresh) status.tokenId = refresh.tokenId;
   let mintTurn = false;
   if (collection) {
     setHandler(mintTurnSignal, (raw: unknown) => {
@@ -335,8 +356,17 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     setStage('formatting');
     const formatted: FormattedAsset = await formatAsset.executeWithOptions(
       { ...imageWork, summary: `Renditions and metadata of the round ${status.round} draft` },
-      [{ spec, draft, approval: approved, workflowId: status.workflowId }],
+      [
+        {
+          spec,
+          draft,
+          approval: approved,
+          workflowId: status.workflowId,
+          ...(refresh ? { version: { number: refresh.version, previous: refresh.previous } } : {}),
+        },
+      ],
     );
+    if (formatted.arweave) status.arweave = { metadataTxId: formatted.arweave.metadata.txId, metadataUrl: formatted.arweave.metadata.url };
     status.metadataCid = formatted.metadata.cid;
     status.imageCid = formatted.renditions.find((r) => r.name === 'original')?.cid ?? null;
     upsertSearchAttributes([{ key: AtelierContentCid, value: formatted.metadata.cid }]);
@@ -346,6 +376,7 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
       { contents: [...formatted.renditions, formatted.metadata] },
     ]);
 
+    if (refresh) return updateToken(refresh, draft, formatted);
     if (collection) {
       // The collection publishes its provenance hash once every image is final, then gives the
       // turns in its order, so that token ids follow it.
@@ -364,9 +395,58 @@ export async function assetLifecycle(input: AssetSpec, options: LifecycleOptions
     upsertSearchAttributes([{ key: AtelierTokenId, value: Number(mint.tokenId) }]);
     setStage('minted');
     emit('asset.minted', { tokenId: mint.tokenId, txHash: mint.txHash, contract: mint.contract, chainId: mint.chainId, metadataCid: formatted.metadata.cid });
+    if (spec.dynamic) await startDynamic(draft, formatted, mint);
     await noticeLane;
     await eventLane;
     return result(status, formatted.renditions, mint);
+  }
+
+  /** A refresh: the token now points at this version's metadata (ERC-4906 MetadataUpdate), and the channel hears of it. */
+  async function updateToken(refresh: RefreshOptions, draft: Draft, formatted: FormattedAsset): Promise<AssetResult> {
+    setStage('updating');
+    const update = await updateTokenContent.executeWithOptions({ ...chainWork, summary: `Point token ${refresh.tokenId} at version ${refresh.version}` }, [
+      { tokenId: refresh.tokenId, metadataCid: formatted.metadata.cid },
+    ]);
+    status.txHash = update.txHash;
+    setStage('updated');
+    const tokenUpdate = {
+      version: refresh.version,
+      tokenId: refresh.tokenId,
+      metadataCid: formatted.metadata.cid,
+      txHash: update.txHash,
+      cause: refresh.cause,
+    };
+    notify({ ...noticeOf(spec, status, draft), event: 'updated', update: tokenUpdate });
+    emit('asset.updated', tokenUpdate);
+    await noticeLane;
+    await eventLane;
+    return result(status, formatted.renditions, null);
+  }
+
+  /**
+   * A dynamic asset lives on after its mint: its own workflow takes the changes (events, Schedule
+   * ticks, transfers), and outlives this run. Started once; a retry finds it running.
+   */
+  async function startDynamic(draft: Draft, formatted: FormattedAsset, mint: MintReceipt): Promise<void> {
+    const input: DynamicAssetInput = {
+      spec,
+      tokenId: mint.tokenId,
+      mintWorkflowId: status.workflowId,
+      metadataCid: formatted.metadata.cid,
+      imageCid: status.imageCid,
+      txHash: mint.txHash,
+      drawn: drawnTraitsOf(draft),
+    };
+    try {
+      await startChild('dynamicAsset', {
+        workflowId: dynamicWorkflowIdOf(spec.collectionId, spec.assetKey),
+        args: [input],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `${spec.collectionId}/${spec.assetKey}: token ${mint.tokenId}, changes and versions`,
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
   }
 
   async function endExpired(): Promise<AssetResult> {
@@ -574,6 +654,21 @@ function cancelRefusal(status: AssetStatus, raw: unknown): void {
   if (status.cancelled) throw new Error(`${status.workflowId} is already cancelled`);
   if (['minting', 'minted'].includes(status.stage)) throw new Error(`${status.workflowId} is ${status.stage}: a mint under way is not cancelled`);
   if (['rejected', 'expired', 'failed'].includes(status.stage)) throw new Error(`${status.workflowId} has already ended (${status.stage})`);
+}
+
+/** The options a layers draft was drawn with (every layer), or {} for other generators. */
+function drawnTraitsOf(draft: Draft): Record<string, string> {
+  const traits = (draft.inputs as { traits?: unknown }).traits;
+  if (typeof traits !== 'object' || traits === null) return {};
+  return Object.fromEntries(Object.entries(traits).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+function refreshOf(value: unknown): RefreshOptions | undefined {
+  const r = value as RefreshOptions | undefined;
+  if (typeof r !== 'object' || r === null) return undefined;
+  if (typeof r.tokenId !== 'string' || !/^[1-9][0-9]{0,77}$/.test(r.tokenId)) return undefined;
+  if (!Number.isInteger(r.version) || r.version < 2 || typeof r.cause !== 'string' || !Array.isArray(r.previous)) return undefined;
+  return { tokenId: r.tokenId, version: r.version, previous: r.previous.filter((c) => typeof c === 'string').slice(0, 100), cause: r.cause.slice(0, 200) };
 }
 
 function collectionOf(value: unknown): LifecycleOptions['collection'] | undefined {

@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AssetStatus, ReviseInput } from '../common/asset.ts';
 import type { CollectionAssetEvent, CollectionCancelInput, CollectionDecisionInput, CollectionProgress } from '../common/collection.ts';
 import type { DecisionInput, DecisionRecord } from '../common/decision.ts';
+import type { AssetChangeInput, ChangeRecord, DynamicStatus } from '../common/dynamic.ts';
 import type { MintAnswer, MintRequest, MinterStatus } from '../common/mint.ts';
 import { mintRequestSignalName, mintResultSignalName } from '../common/mint.ts';
 import type { RepositorySyncState, SyncRequest } from '../common/repository.ts';
@@ -59,3 +60,8 @@ export const mintTurnSignal = defineSignal<[{ index: number }]>('mintTurn');
 /** Untrusted: the watcher checks the payload's shape, then the chain (the token must be the asset's). */
 export const watchTokenSignal = defineSignal<[WatchTokenInput], typeof changeSourceMessageNames.watchToken>(changeSourceMessageNames.watchToken);
 export const chainWatcherStatusQuery = defineQuery<ChainWatcherStatus>(changeSourceMessageNames.chainWatcherStatus);
+
+// Dynamic assets (workflows/dynamicAsset.ts): changes in (events, Schedule ticks, chain Transfers), versions out.
+/** A change to a minted dynamic asset: queued and applied in order; the same id twice is one change. */
+export const assetChangeUpdate = defineUpdate<ChangeRecord, [AssetChangeInput]>('change');
+export const dynamicStatusQuery = defineQuery<DynamicStatus>('dynamicStatus');

@@ -19,6 +19,8 @@ export const metadataEvents = {
   escalation: 'atelier_approval_escalation',
   /** A round whose draft failed its automated checks (no request, no buttons). */
   checksFailed: 'atelier_checks_failed',
+  /** A dynamic asset's token now shows a new version. */
+  updated: 'atelier_token_updated',
 } as const;
 
 /** Blocks that only make sense while the request is open, and the outcome that replaces them. */
@@ -155,6 +157,52 @@ export function checksFailedBlocks(request: ApprovalRequest, options: { previewB
     elements: [{ type: 'mrkdwn', text: truncate(`<${preview}|Open the draft> · \`${request.draftCid}\` · \`${escapeText(request.workflowId)}\``, 3000) }],
   });
   return blocks;
+}
+
+/** A dynamic asset's refresh, as it reached the chain. */
+export interface TokenUpdate {
+  version: number;
+  tokenId: string;
+  metadataCid: string;
+  txHash: string | null;
+  /** What changed it: the change's name (an event, `schedule:<trait>`, `chain:Transfer`). */
+  cause: string;
+}
+
+export function updatedText(request: ApprovalRequest, update: TokenUpdate, previewBase: string): string {
+  return truncate(
+    `🔄 ${request.name} (${request.collectionId}/${request.assetKey}) token ${update.tokenId} is now version ${update.version} (${update.cause}). Image: ${previewUrlOf(previewBase, request.draftCid)} · metadata ipfs://${update.metadataCid}${update.txHash ? ` · tx ${update.txHash}` : ''}`,
+    3900,
+  );
+}
+
+/** A token's new version for the collection's channel: what caused it, the new image and the transaction. No buttons. */
+export function updatedBlocks(request: ApprovalRequest, update: TokenUpdate, options: { previewBase: string }): Block[] {
+  const preview = previewUrlOf(options.previewBase, request.draftCid);
+  return [
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: truncate(
+          `🔄 *${escapeText(request.name)}* (\`${escapeText(request.collectionId)}/${escapeText(request.assetKey)}\`) token *${escapeText(update.tokenId)}* is now version *${update.version}*, after \`${escapeText(update.cause)}\`.`,
+          3000,
+        ),
+      },
+    },
+    {
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: truncate(
+            `<${preview}|Open the new image> · metadata \`${update.metadataCid}\`${update.txHash ? ` · tx \`${update.txHash}\`` : ''} · \`${escapeText(request.workflowId)}\``,
+            3000,
+          ),
+        },
+      ],
+    },
+  ];
 }
 
 export const previewAltText = (request: Pick<ApprovalRequest, 'name' | 'round'>) => truncate(`Draft of ${request.name}, round ${request.round}`, 2000);
