@@ -4,7 +4,7 @@
 import { Interface } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient, ChangeRefused } from '../client/atelier.ts';
-import type { AssetSpec } from '../common/asset.ts';
+import type { AssetResult, AssetSpec } from '../common/asset.ts';
 import type { DynamicStatus } from '../common/dynamic.ts';
 import { creativeAssetAbi as abi } from '../contracts/index.ts';
 import { jsonRpc } from '../scripts/lib/stack.ts';
@@ -117,6 +117,14 @@ describe('a milestone event', () => {
     // Both images are served, and they differ.
     const [oldImage, newImage] = await Promise.all([gatewayGet(before.image.replace('ipfs://', '')), gatewayGet(after.image.replace('ipfs://', ''))]);
     expect(newImage.equals(oldImage)).toBe(false);
+    // The new image and its renditions also have permanent copies on Arweave, listed beside IPFS.
+    expect(after.image_arweave).toMatch(/^ar:\/\/[\w-]{43}$/);
+    const copy = await fetch(`${config.ATELIER_ARWEAVE_URL}/${after.image_arweave!.slice('ar://'.length)}`);
+    expect(Buffer.from(await copy.arrayBuffer()).equals(newImage)).toBe(true);
+    expect(after.properties.renditions.every((r) => r.uri.startsWith('ipfs://') && r.arweave?.startsWith('ar://'))).toBe(true);
+    const refreshed = (await client.temporal.workflow.getHandle(v2.workflowId).result()) as AssetResult;
+    const metadataCopy = await fetch(refreshed.arweave!.metadataUrl);
+    expect(Buffer.from(await metadataCopy.arrayBuffer()).equals(await gatewayGet(v2.metadataCid))).toBe(true);
 
     // ERC-4906: the refresh's transaction told marketplaces to read the token again.
     const updates = await contract.queryFilter(contract.getEvent('MetadataUpdate'), 0);
@@ -133,6 +141,7 @@ describe('a milestone event', () => {
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toContain(v2.metadataCid);
     expect(listed.stdout).toMatch(/background=night/);
+    await saveHistoryIfAsked(`asset:${spec.collectionId}:${spec.assetKey}`, 'dynamic-minted');
     await saveHistoryIfAsked(`dynamic:${spec.collectionId}:${spec.assetKey}`, 'dynamic-asset');
     await saveHistoryIfAsked(v2.workflowId, 'dynamic-refresh');
   }, 300_000);

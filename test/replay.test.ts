@@ -32,6 +32,9 @@ describe('replay of saved histories', () => {
         'artwork-revised.json',
         'artwork-checks-failed.json',
         'repository-sync.json',
+        'dynamic-minted.json',
+        'dynamic-asset.json',
+        'dynamic-refresh.json',
       ]),
     );
   });

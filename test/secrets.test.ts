@@ -49,6 +49,13 @@ const suiteLiterals = [
   'git-webhook-secret-8d3e6b0a91',
 ];
 
+/** The private parts of the stack's Arweave wallet (its JWK's RSA private fields): the worker signs uploads with it. */
+function arweaveWalletSecrets(): string[] {
+  if (!config.arweave || !fs.existsSync(config.arweave.walletFile)) return [];
+  const jwk = JSON.parse(fs.readFileSync(config.arweave.walletFile, 'utf8')) as Record<string, unknown>;
+  return ['d', 'p', 'q', 'dp', 'dq', 'qi'].map((field) => jwk[field]).filter((v): v is string => typeof v === 'string' && v.length > 20);
+}
+
 /** Token shapes that are a leak wherever they appear (README examples such as `xoxb-...` do not match). */
 const tokenShapes = [/xox[abposre]-[A-Za-z0-9-]+/g, /xapp-[A-Za-z0-9-]+/g, /(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{4,}/g];
 
@@ -258,7 +265,7 @@ describe('the sweep', () => {
       sources.push({ source: `log ${full}`, text });
     }
 
-    const literals = [...suiteLiterals, ...Object.values(mine)];
+    const literals = [...suiteLiterals, ...Object.values(mine), ...arweaveWalletSecrets()];
     const leaks: string[] = [];
     for (const { source, text } of sources) {
       const lower = text.toLowerCase();
