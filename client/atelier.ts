@@ -2,7 +2,7 @@
 import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { AssetResult, AssetSpec, AssetStatus, Stage } from '../common/asset.ts';
-import { finalStages, parseAssetRef } from '../common/asset.ts';
+import { finalStages, parseAssetRef, workflowIdOf } from '../common/asset.ts';
 import type { Config } from '../common/config.ts';
 import { temporalConnectOptions } from '../common/temporalConnection.ts';
 import type { DecisionInput, DecisionKind, DecisionProof, DecisionRecord } from '../common/decision.ts';
@@ -15,6 +15,7 @@ import type { StartedAsset } from '../activities/assetRuns.ts';
 export type { StartedAsset } from '../activities/assetRuns.ts';
 import { approveUpdate, assetChangeUpdate, cancelUpdate, dynamicStatusQuery, rejectUpdate, statusQuery } from '../workflows/messages.ts';
 import type { ChangeRecord, DynamicStatus } from '../common/dynamic.ts';
+import { dynamicWorkflowIdOf } from '../common/dynamic.ts';
 
 /** A decision (or cancel) the run would not take: the person gets the run's reason. */
 export class DecisionRefused extends Error {
@@ -159,8 +160,9 @@ export class AtelierClient {
 
   /** The asset's dynamic workflow, or why there is none: no such asset, not dynamic, not minted yet. */
   private async dynamicWorkflowOf(ref: string): Promise<string> {
-    const workflowId = parseAssetRef(ref);
-    const dynamicId = `dynamic:${workflowId.slice('asset:'.length)}`;
+    const [, collectionId, assetKey] = parseAssetRef(ref).split(':');
+    const workflowId = workflowIdOf(collectionId!, assetKey!);
+    const dynamicId = dynamicWorkflowIdOf(collectionId!, assetKey!);
     const found = await this.temporal.workflow
       .getHandle(dynamicId)
       .describe()

@@ -219,7 +219,9 @@ export function parseAssetRef(ref: string): string {
   const parts = ref.split(':');
   if (parts.length === 3 && parts[0] === 'asset' && parts[1] && parts[2]) return ref;
   if (parts.length === 2 && parts[0] && parts[1]) return workflowIdOf(parts[0], parts[1]);
-  throw new Error(`"${ref}" is not an asset reference: expected <collection>:<key> or asset:<collection>:<key>`);
+  // A dynamic asset's refresh run (its version), which may wait for a decision like any round.
+  if (parts.length === 4 && parts[0] === 'refresh' && parts[1] && parts[2] && /^[1-9][0-9]{0,8}$/.test(parts[3]!)) return ref;
+  throw new Error(`"${ref}" is not an asset reference: expected <collection>:<key>, asset:<collection>:<key> or refresh:<collection>:<key>:<version>`);
 }
 
 /** What the asset's run hands its dynamic workflow when it has minted (version 1). */

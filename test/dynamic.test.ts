@@ -8,7 +8,7 @@ import type { AssetResult, AssetSpec } from '../common/asset.ts';
 import type { DynamicStatus } from '../common/dynamic.ts';
 import { creativeAssetAbi as abi } from '../contracts/index.ts';
 import { jsonRpc } from '../scripts/lib/stack.ts';
-import { atelierCli, chain, config, gatewayGet, saveHistoryIfAsked, startWorker, testSpec, waitFor } from './support/harness.ts';
+import { atelierCli, chain, config, gatewayGet, saveHistoryIfAsked, startWorker, testSpec, waitFor, waitForStage } from './support/harness.ts';
 
 let client: AtelierClient;
 let worker: Awaited<ReturnType<typeof startWorker>>;
@@ -163,6 +163,38 @@ describe('a milestone event', () => {
     // One at a time: each refresh began after the one before it had ended.
     const runs = await Promise.all(history.versions.slice(1).map((v) => client.temporal.workflow.getHandle(v.workflowId).describe()));
     expect(runs[1]!.startTime.getTime()).toBeGreaterThanOrEqual(runs[0]!.closeTime!.getTime());
+  }, 300_000);
+});
+
+describe('a dynamic asset whose refreshes need a person', () => {
+  it('keeps the token as it is until the new version is approved, then points it there', async () => {
+    const spec = testSpec({
+      name: 'Reviewed Critter',
+      generator: { kind: 'layers', layerSet: 'critters', traits: { background: 'dawn' }, seed: 12 },
+      dynamic: {
+        approval: 'manual',
+        traits: [{ name: 'background', source: { kind: 'event', event: 'milestone', field: 'level' }, match: 'exact', options: { gold: 'night' } }],
+      },
+    });
+    const ref = `${spec.collectionId}:${spec.assetKey}`;
+    await client.start(spec);
+    await waitForStage(client, `asset:${ref}`, 'awaiting_approval', 120_000);
+    await client.approve(ref, { by: 'art-director', via: 'cli' });
+    const { tokenId } = await waitFor('the asset minted and its dynamic workflow running', () => client.history(ref).catch(() => undefined), 120_000);
+    const uriBefore = await tokenUriOverRpc(tokenId);
+
+    await client.sendEvent(ref, 'milestone', { level: 'gold' }, { by: 'game-server', id: 'reviewed-gold' });
+    const refresh = `refresh:${ref}:2`;
+    const waiting = await waitForStage(client, refresh, 'awaiting_approval', 120_000);
+    expect(waiting.tokenId).toBe(tokenId);
+    expect(await tokenUriOverRpc(tokenId)).toBe(uriBefore);
+    const decided = await atelierCli(['approve', refresh, '--by', 'art-director']);
+    expect(decided.code, decided.stderr).toBe(0);
+    const history = await untilVersion(ref, 2);
+    expect(history.versions[1]!.traits).toEqual({ background: 'night' });
+    expect(await tokenUriOverRpc(tokenId)).toBe(`ipfs://${history.versions[1]!.metadataCid}`);
+    const metadata = await metadataAt(`ipfs://${history.versions[1]!.metadataCid}`);
+    expect(metadata.properties).toMatchObject({ version: 2 });
   }, 300_000);
 });
 
