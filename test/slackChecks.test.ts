@@ -180,3 +180,26 @@ describe('a request whose draft passed its checks', () => {
     expect(message.text).not.toContain('checks');
   });
 });
+
+describe("a dynamic asset's new version", () => {
+  it('posts one message naming the version, its cause, the new image and the transaction; a retry posts nothing more', async () => {
+    const notice: ApprovalNotice = {
+      ...noticeOf('updated', undefined),
+      update: { version: 3, tokenId: '17', metadataCid: `bafkrei${randomBytes(20).toString('hex')}`, txHash: `0x${'ab'.repeat(32)}`, cause: 'milestone' },
+    };
+    const first = await announce(notice);
+    const updates = () =>
+      fake.messages.filter((m) => m.metadata?.event_type === metadataEvents.updated && m.metadata.event_payload.workflowId === notice.workflowId);
+    expect(updates()).toHaveLength(1);
+    const [message] = updates() as [FakeMessage];
+    expect(first.result).toEqual({ channel: CHANNEL, ts: message.ts });
+    expect(message.text).toContain(`token 17 is now version 3 (milestone)`);
+    expect(message.text).toContain(`${publicGateway}/ipfs/${notice.draftCid}`);
+    expect(JSON.stringify(message.blocks)).toContain(notice.update!.txHash!);
+    expect(message.blocks?.some((b) => b.type === 'actions')).toBe(false);
+    // The attempt's answer was lost: the retry finds the message by its metadata.
+    const retry = await announce(notice, { attempt: 2 });
+    expect(retry.result).toEqual(first.result);
+    expect(updates()).toHaveLength(1);
+  });
+});
