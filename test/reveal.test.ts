@@ -74,8 +74,12 @@ describe('a collection revealed after its mint', () => {
     const plan = planCollection(revealSpec());
     const id = plan.spec.id;
     expect((await atelierCli(['collection', 'reveal', `no-such-${id}`])).code).toBe(4);
+    // Beside it, a collection that does not reveal, to the same recipient: the minter may put tokens
+    // of both in one batch, and the reveal must leave that collection's tokens as they are.
+    const { reveal: _reveal, ...plainSpec } = revealSpec({ size: 3, seed: 77, recipient: plan.spec.recipient });
+    const plain = planCollection(plainSpec);
 
-    await collections.start(plan);
+    await Promise.all([collections.start(plan), collections.start(plain)]);
     // Asked before the mint has ended: refused, nothing written.
     const early = await atelierCli(['collection', 'reveal', id]);
     expect(early.code).toBe(3);
@@ -89,6 +93,15 @@ describe('a collection revealed after its mint', () => {
       },
       300_000,
     );
+    const plainDone = await waitFor(`collection ${plain.spec.id} to complete`, async () => {
+      const p = await collections.progress(plain.spec.id);
+      return p.phase === 'completed' ? p : undefined;
+    });
+    const plainTokens = await Promise.all([1, 2, 3].map((key) => ethereum.contract.tokenOfAsset(assetIdOf(plain.spec.id, String(key)))));
+    const plainShown = async () => Promise.all(plainTokens.map(async (t) => gatewayGet((await ethereum.contract.tokenURI(t)).slice('ipfs://'.length))));
+    const plainBefore = await plainShown();
+    const plainReport = JSON.parse((await gatewayGet(plainDone.report!.reportCid)).toString('utf8')) as { assets: { metadataCid: string }[] };
+    for (const [i, shown] of plainBefore.entries()) expect(shown.equals(await gatewayGet(plainReport.assets[i]!.metadataCid))).toBe(true);
     expect(minted.phase).toBe('awaiting_reveal');
     expect(minted.counts.minted).toBe(SIZE);
     expect(minted.report?.tokenOrderMatchesProvenance).toBe(true);
@@ -165,6 +178,15 @@ describe('a collection revealed after its mint', () => {
     for (const token of tokens) expect(covered.has(token)).toBe(true);
     const switches = await ethereum.contract.queryFilter(ethereum.contract.getEvent('BatchContentUpdated')(), record.lastMintBlock);
     expect(new Set(switches.map((s) => s.transactionHash))).toEqual(new Set([record.transactionHash]));
+
+    // The other collection's tokens show what they showed, whichever batches they shared.
+    const shared = plainTokens.filter((t) => record.batches.some((b) => BigInt(b.firstTokenId) <= t && t <= BigInt(b.lastTokenId)));
+    console.log(`[reveal] offset ${offset}, ${record.batches.length} batches switched; ${shared.length} of the other collection's tokens share them`);
+    const plainAfter = await plainShown();
+    for (const [i, shown] of plainAfter.entries()) expect(shown.equals(plainBefore[i]!)).toBe(true);
+    const notRevealing = await atelierCli(['collection', 'reveal', plain.spec.id]);
+    expect(notRevealing.code).toBe(3);
+    expect(notRevealing.stderr).toMatch(/does not reveal later/);
 
     // Asked again: refused. Anyone's check from the published record: holds.
     const again = await atelierCli(['collection', 'reveal', id]);
