@@ -8,6 +8,7 @@ import { durationMs } from './asset.ts';
 import type { TraitStructure } from './dna.ts';
 import { address, duration, layerSetName, manualApprovalFields, renditionsSchema, slug } from './specSchema.ts';
 import { checksSchema } from './checks.ts';
+import { dynamicSchema } from './dynamic.ts';
 
 // No code generation: the same parser in clients and in the workflow sandbox.
 z.config({ jitless: true });
@@ -145,6 +146,8 @@ export const collectionSpecSchema = z
       })
       .strict()
       .optional(),
+    /** Traits every asset changes after its mint (common/dynamic.ts, docs/dynamic.md): each asset gets its own dynamic workflow. */
+    dynamic: dynamicSchema.optional(),
   })
   .strict();
 
@@ -244,6 +247,12 @@ function crossFieldProblems(input: Record<string, unknown>): string[] {
       problems.push(`approval.sampleSize: ${approval.sampleSize as number} is more than the collection's ${knownSize} assets`);
     }
   }
+  if (isRecord(input.dynamic)) {
+    if (input.dynamic.approval === 'manual' && !(isRecord(approval) && approval.mode === 'each'))
+      problems.push('dynamic.approval: "manual" refreshes need approval.mode "each" (each asset has its own approval rule)');
+    if (input.reveal !== undefined)
+      problems.push('dynamic: a collection that reveals after its mint cannot also change its tokens (a refresh before the reveal would show the final art)');
+  }
   return problems;
 }
 
@@ -324,5 +333,6 @@ export function assetSpecOf(collection: CollectionSpec, index: number, traits: R
     approval: assetApproval,
     mint: { mode: 'batch' },
     ...(collection.checks ? { checks: collection.checks } : {}),
+    ...(collection.dynamic ? { dynamic: collection.dynamic } : {}),
   };
 }

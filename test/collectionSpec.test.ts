@@ -301,3 +301,32 @@ describe('assetSpecOf', () => {
     expect(checkSpec(asset)).toMatchObject({ ok: true });
   });
 });
+
+describe('a collection with dynamic traits', () => {
+  const dynamic = {
+    traits: [{ name: 'background', source: { kind: 'event', event: 'milestone', field: 'level' }, options: { gold: 'night' } }],
+  };
+  it('gives every asset the same dynamic section, and the asset spec check takes it', () => {
+    const checked = checkCollectionSpec({ ...layersSpec(), dynamic });
+    if (!checked.ok) throw new Error(checked.problems.join('; '));
+    const asset = assetSpecOf(checked.spec, 0, { background: 'dawn' });
+    expect(asset.dynamic).toEqual({ approval: 'auto', traits: [{ ...dynamic.traits[0], match: 'exact' }] });
+    expect(checkSpec(asset)).toMatchObject({ ok: true });
+  });
+  it('refuses manual refreshes without per-asset approval, a reveal beside it, and a bad trait, naming each', () => {
+    expect(
+      problemsOf({
+        ...layersSpec(),
+        dynamic: { approval: 'manual', traits: [...dynamic.traits, { ...dynamic.traits[0], source: { kind: 'schedule', every: '10s' } }] },
+        reveal: { placeholder: { name: 'Unrevealed' } },
+      }),
+    ).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('dynamic.traits: trait "background" is declared twice'),
+        expect.stringContaining('dynamic.traits.1.source.every: expected a period such as 15m, 4h or 30d'),
+        'dynamic.approval: "manual" refreshes need approval.mode "each" (each asset has its own approval rule)',
+        expect.stringContaining('dynamic: a collection that reveals after its mint cannot also change its tokens'),
+      ]),
+    );
+  });
+});
