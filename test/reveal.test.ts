@@ -45,8 +45,9 @@ beforeAll(async () => {
   const signer = await newMinterSigner();
   await (await ethereum.contract.grantRole('0x' + '00'.repeat(32), signer.address)).wait();
   await (await ethereum.contract.grantRole(keccakOfText('METADATA_EDITOR_ROLE'), signer.address)).wait();
-  // Batches of 5: the collection's 12 tokens span three batches, all switched by one transaction.
-  worker = await startWorker({ ATELIER_SIGNER_KEY: signer.key, ATELIER_MINT_BATCH_SIZE: '5', ATELIER_MINT_BATCH_WAIT_MS: '300' });
+  // Batches of exactly 5, never cut by time: the 12 tokens of the revealed collection and the 3 of
+  // the other (same recipient) fill three batches; the other's 3 share the last with tokens 11 and 12.
+  worker = await startWorker({ ATELIER_SIGNER_KEY: signer.key, ATELIER_MINT_BATCH_SIZE: '5', ATELIER_MINT_BATCH_WAIT_MS: '120000' });
 });
 
 afterAll(async () => {
@@ -74,17 +75,24 @@ describe('a collection revealed after its mint', () => {
     const plan = planCollection(revealSpec());
     const id = plan.spec.id;
     expect((await atelierCli(['collection', 'reveal', `no-such-${id}`])).code).toBe(4);
-    // Beside it, a collection that does not reveal, to the same recipient: the minter may put tokens
-    // of both in one batch, and the reveal must leave that collection's tokens as they are.
+    // Beside it, a collection that does not reveal, to the same recipient, held until the first ten
+    // tokens are minted: the minter puts its 3 in one batch with the last 2, and the reveal must
+    // leave them as they are. (Held, because a batch cut across another collection's mint turn
+    // would break the token order the provenance hash was computed in, and the reveal is refused.)
     const { reveal: _reveal, ...plainSpec } = revealSpec({ size: 3, seed: 77, recipient: plan.spec.recipient });
     const plain = planCollection(plainSpec);
-
-    await Promise.all([collections.start(plan), collections.start(plain)]);
+    await collections.start(plain);
+    // Steering Updates are taken once the run has its plan (its handlers come after).
+    await waitFor('the other collection under way', async () => ((await collections.progress(plain.spec.id)).counts.generating > 0 ? true : undefined));
+    await collections.pause(plain.spec.id, 'tester');
+    await collections.start(plan);
     // Asked before the mint has ended: refused, nothing written.
     const early = await atelierCli(['collection', 'reveal', id]);
     expect(early.code).toBe(3);
     expect(early.stderr + early.stdout).toMatch(/the reveal comes after the mint has ended|already revealed/);
 
+    await waitFor(`collection ${id}'s first ten tokens`, async () => ((await collections.progress(id)).counts.minted >= 10 ? true : undefined), 300_000);
+    await collections.resume(plain.spec.id, 'tester');
     const minted = await waitFor(
       `collection ${id} to finish its mint`,
       async () => {
@@ -182,6 +190,7 @@ describe('a collection revealed after its mint', () => {
     // The other collection's tokens show what they showed, whichever batches they shared.
     const shared = plainTokens.filter((t) => record.batches.some((b) => BigInt(b.firstTokenId) <= t && t <= BigInt(b.lastTokenId)));
     console.log(`[reveal] offset ${offset}, ${record.batches.length} batches switched; ${shared.length} of the other collection's tokens share them`);
+    expect(shared.length).toBe(3);
     const plainAfter = await plainShown();
     for (const [i, shown] of plainAfter.entries()) expect(shown.equals(plainBefore[i]!)).toBe(true);
     const notRevealing = await atelierCli(['collection', 'reveal', plain.spec.id]);
