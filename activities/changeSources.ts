@@ -187,9 +187,11 @@ export function createChangeSourceActivities({ provider, contractAddress, deploy
               // The range is good only if its last block is still the one whose hash is kept.
               if (transfers !== 'reorganised' && toHash && (await hashOf(to)) === toHash) {
                 cursor = { next: to + 1, seen: [...cursor.seen, { number: to, hash: toHash }].slice(-SEEN_BLOCKS) };
-                if (transfers.length > 0) return { cursor, transfers, reorg };
+                if (transfers.length > 0 || reorg || Date.now() >= until) return { cursor, transfers, reorg };
+                continue;
               }
-              continue;
+              // The range changed while it was read: read it again (after the check of the last block kept).
+              log.info('blocks changed while they were read: reading them again', { from: cursor.next, to });
             }
             if (reorg || Date.now() >= until) return { cursor, transfers: [], reorg };
             await sleep(POLL_MS);

@@ -61,6 +61,9 @@ export interface ChainWatcherInput {
   recent?: string[];
   /** Totals over all runs. */
   totals?: { reads: number; delivered: number; skipped: number; reorgs: number };
+  run?: number;
+  /** Tuning, mostly for tests: how long a read waits for a Transfer (1 s - 3 min), reads per run before continue-as-new (1-1000). */
+  settings?: { readWaitMs?: number; readsPerRun?: number };
 }
 
 export interface ChainWatcherStatus {
@@ -72,8 +75,10 @@ export interface ChainWatcherStatus {
   pending: PendingChange[];
   recent: string[];
   totals: { reads: number; delivered: number; skipped: number; reorgs: number };
-  /** The last reorganisation noticed: blocks from `from` on were read again. */
+  /** The last reorganisation noticed in this run: blocks from `from` on were read again. */
   lastReorg: { from: number; depth: number } | null;
+  /** Runs so far (continue-as-new), the first one being 1. */
+  run: number;
 }
 
 /** Blocks whose hashes the watcher keeps: a reorganisation deeper than this is read again from further back. */

@@ -4,15 +4,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { JsonRpcProvider, Wallet, id as keccakOfText } from 'ethers';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createChangeSourceActivities } from '../activities/changeSources.ts';
 import type { ReadTransfersResult } from '../activities/changeSources.ts';
 import { AtelierClient } from '../client/atelier.ts';
 import type { AssetSpec } from '../common/asset.ts';
-import type { ChainCursor, ChainWatcherStatus } from '../common/changeSources.ts';
-import { chainWatcherIdOf, transferChangeOf } from '../common/changeSources.ts';
+import type { ChainCursor, ChainWatcherInput, ChainWatcherStatus } from '../common/changeSources.ts';
+import { chainWatcherIdOf, scheduledTimeFromWorkflowId, transferChangeOf } from '../common/changeSources.ts';
 import { contractLocation } from '../common/deployment.ts';
-import type { DynamicStatus, DynamicTrait } from '../common/dynamic.ts';
+import type { DynamicSpec, DynamicStatus, DynamicTrait } from '../common/dynamic.ts';
 import { dynamicScheduleIdOf, dynamicWorkflowIdOf } from '../common/dynamic.ts';
 import { assetIdOf, tokenUriOf } from '../contracts/index.ts';
 import { chainWatcherStatusQuery, dynamicStatusQuery, watchTokenSignal } from '../workflows/messages.ts';
@@ -40,12 +40,13 @@ const read = (tokenIds: string[], cursor: ChainCursor, waitMs = 3_000) =>
   mock().run(activities.readTransfers, { tokenIds, cursor, waitMs }) as Promise<ReadTransfersResult>;
 
 /** A token minted straight on the contract to `holder` (no workflow): its id and the block after its mint. */
-async function mintedTo(holder: string): Promise<{ tokenId: string; cursor: ChainCursor }> {
-  const assetId = assetIdOf(uniqueCollection('watch'), '1');
+async function mintedTo(holder: string): Promise<{ tokenId: string; collectionId: string; cursor: ChainCursor }> {
+  const collectionId = uniqueCollection('watch');
+  const assetId = assetIdOf(collectionId, '1');
   const receipt = await (await ethereum.contract.mint(holder, assetId, keccakOfText(`metadata ${assetId}`))).wait();
   const tokenId = (await ethereum.contract.tokenOfAsset(assetId)).toString();
   const block = await provider.getBlock(receipt!.blockNumber);
-  return { tokenId, cursor: { next: block!.number + 1, seen: [{ number: block!.number, hash: block!.hash! }] } };
+  return { tokenId, collectionId, cursor: { next: block!.number + 1, seen: [{ number: block!.number, hash: block!.hash! }] } };
 }
 
 async function transfer(tokenId: string, from: Wallet, to: string) {
@@ -135,7 +136,7 @@ async function dynamicStatus(client: AtelierClient, spec: AssetSpec, what: strin
 
 describe('change sources feeding a dynamic asset', () => {
   let client: AtelierClient;
-  let worker: { child: ChildProcess } | undefined;
+  let worker: { child: ChildProcess; output: () => string } | undefined;
   const startWorker = async () => (worker = await spawnWorkerProcess());
 
   afterAll(async () => {
@@ -144,6 +145,7 @@ describe('change sources feeding a dynamic asset', () => {
   });
 
   it('a Transfer makes one new version; also across a SIGKILLed worker and a reorg that replays its block', async () => {
+    onTestFailed(() => console.log(`the worker's last output:\n${worker?.output().slice(-12_000)}`));
     client = await AtelierClient.connect(config);
     await startWorker();
     const [first, second] = holders as [Wallet, Wallet];
@@ -253,6 +255,21 @@ describe('change sources feeding a dynamic asset', () => {
     const described = await waitFor('the Schedule', () => schedule.describe());
     expect(described.spec.intervals?.[0]?.every).toBe(60 * 60 * 1000);
     try {
+      // Registering again (the same asset, a new period) brings the existing Schedule in line.
+      const again = new MockActivityEnvironment(undefined, { client: client.temporal });
+      const dynamic: DynamicSpec = {
+        traits: [{ name: 'hat', source: { kind: 'schedule', every: '2h' }, match: 'atLeast', options: { '1': 'crown' } }],
+        approval: 'auto',
+      };
+      await again.run(activities.registerChangeSources, {
+        collectionId: spec.collectionId,
+        assetKey: spec.assetKey,
+        tokenId: '1',
+        dynamic,
+        taskQueue: config.ATELIER_TASK_QUEUE,
+      });
+      expect((await schedule.describe()).spec.intervals?.[0]?.every).toBe(2 * 60 * 60 * 1000);
+
       await schedule.trigger();
       const started = Date.now();
       const v2 = await dynamicStatus(client, spec, 'version 2 from the tick', (s) => s.version === 2);
@@ -260,7 +277,10 @@ describe('change sources feeding a dynamic asset', () => {
       const version = v2.versions.at(-1)!;
       expect(version.cause.name).toBe('schedule:hat');
       expect(version.cause.by).toBe('schedule');
-      expect(version.cause.id).toMatch(/^schedule:hat:\d{4}-\d\d-\d\dT/);
+      // The change id carries the tick's scheduled time, which is also the end of the tick's workflow id.
+      const [action] = (await schedule.describe()).info.recentActions;
+      const scheduledAt = scheduledTimeFromWorkflowId(action!.action.workflow.workflowId)!;
+      expect(version.cause.id).toBe(`schedule:hat:${scheduledAt.toISOString()}`);
       expect(version.traits.hat).toBe('crown');
       expect(await ethereum.contract.tokenURI(BigInt(v2.tokenId))).toBe(tokenUriOf({ metadataCid: version.metadataCid }));
     } finally {
@@ -277,4 +297,42 @@ describe('change sources feeding a dynamic asset', () => {
     await expect(tick(uniqueCollection('nobody'), 'hat')).rejects.toMatchObject({ cause: { cause: { type: 'NoDynamicWorkflow' } } });
     await expect(tick(spec.collectionId, 'wings')).rejects.toMatchObject({ cause: { cause: { type: 'ChangeRefused' } } });
   }, 300_000);
+
+  it('the watcher carries its tokens, cursor and delivered ids over continue-as-new, and skips a change no asset takes', async () => {
+    client ??= await AtelierClient.connect(config);
+    if (!worker || worker.child.exitCode !== null) await startWorker();
+    const [first, second] = holders as [Wallet, Wallet];
+    // A token minted straight on the contract: no asset run, no dynamic workflow to take its changes.
+    const { tokenId, collectionId } = await mintedTo(first.address);
+    const { chainId } = await provider.getNetwork();
+    const input: ChainWatcherInput = { chainId: Number(chainId), contract: contractAddress, settings: { readWaitMs: 1_000, readsPerRun: 2 } };
+    // Its own watcher (another id), continuing as new every 2 reads.
+    const watcher = await client.temporal.workflow.signalWithStart('chainWatcher', {
+      workflowId: `${chainWatcherIdOf(input.chainId, input.contract)}:test-${collectionId}`,
+      taskQueue: config.ATELIER_TASK_QUEUE,
+      args: [input],
+      signal: watchTokenSignal,
+      signalArgs: [{ tokenId, collectionId, assetKey: '1' }],
+    });
+    try {
+      const status = (ready: (s: ChainWatcherStatus) => boolean, what: string) =>
+        waitFor(what, async () => {
+          const s = await watcher.query(chainWatcherStatusQuery);
+          return ready(s) ? s : undefined;
+        });
+      await status((s) => s.tokens.length === 1, 'the token admitted');
+      const one = await transfer(tokenId, first, second.address);
+      const afterOne = await status((s) => s.totals.skipped === 1, 'the first change skipped (no dynamic workflow)');
+      await status((s) => s.run >= afterOne.run + 2, 'two more runs');
+      const two = await transfer(tokenId, second, first.address);
+      const final = await status((s) => s.totals.skipped === 2 && s.cursor!.next > two.blockNumber, 'the second change skipped');
+      expect(final.tokens).toEqual([{ tokenId, collectionId, assetKey: '1' }]);
+      expect(final.totals.delivered).toBe(0);
+      expect(final.recent.slice(-2)).toEqual([`chain:Transfer:${one.txHash}:${tokenId}`, `chain:Transfer:${two.txHash}:${tokenId}`]);
+      expect(final.run).toBeGreaterThanOrEqual(3);
+      expect(final.totals.reads).toBeGreaterThanOrEqual(2 * (final.run - 1));
+    } finally {
+      await watcher.terminate('test done');
+    }
+  }, 120_000);
 });

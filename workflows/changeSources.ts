@@ -27,6 +27,8 @@ const untilBack = { initialInterval: '1s', backoffCoefficient: 2, maximumInterva
 const delivery: ActivityOptions = { startToCloseTimeout: '1 minute', retry: untilBack };
 /** How long one read waits for a watched token's Transfer before it answers with the cursor moved on. */
 const READ_WAIT_MS = 2 * 60_000;
+const clamp = (value: unknown, min: number, max: number, fallback: number) =>
+  typeof value === 'number' && Number.isInteger(value) ? Math.min(max, Math.max(min, value)) : fallback;
 /** A read heartbeats every second: a killed worker's read is taken over within 10 s. */
 const reading: ActivityOptions = { startToCloseTimeout: '5 minutes', heartbeatTimeout: '10s', retry: untilBack };
 /** Reads per run before continue-as-new: about 6 events a read, so a run's history stays under ~1,500 events. */
@@ -64,6 +66,9 @@ export async function chainWatcher(input: ChainWatcherInput): Promise<void> {
   const recent: string[] = [...(input.recent ?? [])];
   const totals = { reads: 0, delivered: 0, skipped: 0, reorgs: 0, ...input.totals };
   let lastReorg: ChainWatcherStatus['lastReorg'] = null;
+  const run = input.run ?? 1;
+  const readWaitMs = clamp(input.settings?.readWaitMs, 1_000, 3 * 60_000, READ_WAIT_MS);
+  const readsPerRun = clamp(input.settings?.readsPerRun, 1, 1_000, READS_PER_RUN);
   let readScope: CancellationScope | null = null;
 
   setHandler(watchTokenSignal, (raw: unknown) => {
@@ -92,6 +97,7 @@ export async function chainWatcher(input: ChainWatcherInput): Promise<void> {
     recent: recent.slice(-20),
     totals: { ...totals },
     lastReorg,
+    run,
   }));
 
   const take = (transfers: ChainTransfer[]) => {
@@ -119,7 +125,7 @@ export async function chainWatcher(input: ChainWatcherInput): Promise<void> {
       await condition(() => joining.length > 0);
       continue;
     }
-    if (reads >= READS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if (reads >= readsPerRun || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof chainWatcher>({
         chainId: input.chainId,
@@ -130,12 +136,14 @@ export async function chainWatcher(input: ChainWatcherInput): Promise<void> {
         pending,
         recent,
         totals,
+        run: run + 1,
+        ...(input.settings ? { settings: input.settings } : {}),
       });
     }
     readScope = new CancellationScope();
     try {
       const from = cursor;
-      const read = await readScope.run(() => readTransfers({ tokenIds: [...tokens.keys()], cursor: from, waitMs: READ_WAIT_MS }));
+      const read = await readScope.run(() => readTransfers({ tokenIds: [...tokens.keys()], cursor: from, waitMs: readWaitMs }));
       reads++;
       totals.reads++;
       if (read.reorg) {
