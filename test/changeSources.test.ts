@@ -16,7 +16,7 @@ import type { DynamicSpec, DynamicStatus, DynamicTrait } from '../common/dynamic
 import { dynamicScheduleIdOf, dynamicWorkflowIdOf } from '../common/dynamic.ts';
 import { assetIdOf, tokenUriOf } from '../contracts/index.ts';
 import { chainWatcherStatusQuery, dynamicStatusQuery, watchTokenSignal } from '../workflows/messages.ts';
-import { chain, config, killProcess, spawnWorkerProcess, testSpec, uniqueCollection, waitFor } from './support/harness.ts';
+import { chain, config, killProcess, saveHistoryIfAsked, spawnWorkerProcess, testSpec, uniqueCollection, waitFor } from './support/harness.ts';
 
 // Anvil's public dev accounts #1 and #2 (the suite's minter is #0): holders that can sign transfers.
 const HOLDER_KEYS = [
@@ -242,6 +242,7 @@ describe('change sources feeding a dynamic asset', () => {
     expect(settled.counters.hat).toBe(3);
     // The watcher delivered each transfer once, whatever was read twice.
     expect((await watcherStatus()).totals).toMatchObject({ delivered: 3, skipped: 0 });
+    await saveHistoryIfAsked(watcher.workflowId, 'chain-watcher');
     await expectTokenAt(v4);
   }, 420_000);
 
@@ -281,6 +282,8 @@ describe('change sources feeding a dynamic asset', () => {
       const [action] = (await schedule.describe()).info.recentActions;
       const scheduledAt = scheduledTimeFromWorkflowId(action!.action.workflow.workflowId)!;
       expect(version.cause.id).toBe(`schedule:hat:${scheduledAt.toISOString()}`);
+      await client.temporal.workflow.getHandle(action!.action.workflow.workflowId).result();
+      await saveHistoryIfAsked(action!.action.workflow.workflowId, 'scheduled-change');
       expect(version.traits.hat).toBe('crown');
       expect(await ethereum.contract.tokenURI(BigInt(v2.tokenId))).toBe(tokenUriOf({ metadataCid: version.metadataCid }));
     } finally {
@@ -331,6 +334,7 @@ describe('change sources feeding a dynamic asset', () => {
       expect(final.recent.slice(-2)).toEqual([`chain:Transfer:${one.txHash}:${tokenId}`, `chain:Transfer:${two.txHash}:${tokenId}`]);
       expect(final.run).toBeGreaterThanOrEqual(3);
       expect(final.totals.reads).toBeGreaterThanOrEqual(2 * (final.run - 1));
+      await saveHistoryIfAsked(watcher.workflowId, 'chain-watcher-continued');
     } finally {
       await watcher.terminate('test done');
     }
