@@ -113,15 +113,22 @@ function collectionSpec(overrides: Record<string, unknown> = {}) {
 }
 
 async function untilSettled(id: string, seen: CollectionProgress[] = [], timeoutMs = 400_000): Promise<CollectionProgress> {
+  let lastError: string | undefined;
   return waitFor(
     `collection ${id} to settle`,
     async () => {
-      const progress = await collections.progress(id);
+      const progress = await collections.progress(id).catch((error: Error) => {
+        lastError = error.message;
+        throw error;
+      });
       seen.push(progress);
       return isSettled(progress) ? progress : undefined;
     },
     timeoutMs,
-  );
+  ).catch((error: Error) => {
+    // Where the collection stood, and why reading it failed, if it did.
+    throw new Error(`${error.message}\nlast progress: ${JSON.stringify(seen.at(-1) ?? null)}\nlast error reading it: ${lastError ?? 'none'}`);
+  });
 }
 
 interface Report {
@@ -463,7 +470,10 @@ describe('a worker killed mid-collection', () => {
       );
       await killProcess(process1.child);
       process1 = await spawnWorkerProcess(workerEnv);
-      const done = await untilSettled(id);
+      const done = await untilSettled(id).catch((error: Error) => {
+        // And what the restarted worker said.
+        throw new Error(`${error.message}\nworker output (tail):\n${process1.output().slice(-6000)}`);
+      });
       expect(done.counts.minted).toBe(30);
       const tokens = await tokensOnChain(id, 30);
       expect(new Set(tokens.map(String)).size).toBe(30);
