@@ -13,13 +13,30 @@ import type { RevealRecord } from '../common/reveal.ts';
 import { checkRevealRecord, placeholderMetadataOf } from '../common/reveal.ts';
 import { assetIdOf, creativeAssetAbi } from '../contracts/index.ts';
 import { jsonRpc } from '../scripts/lib/stack.ts';
-import { atelierCli, chain, config, gatewayGet, newMinterSigner, saveHistoryIfAsked, startWorker, uniqueCollection, waitFor } from './support/harness.ts';
+import {
+  atelierCli,
+  chain,
+  config,
+  gatewayGet,
+  killProcess,
+  newMinterSigner,
+  pooledTxsOf,
+  recordedRpc,
+  saveHistoryIfAsked,
+  spawnWorkerProcess,
+  startWorker,
+  uniqueCollection,
+  waitFor,
+} from './support/harness.ts';
 
 const SIZE = 12;
 let atelier: AtelierClient;
 let collections: CollectionClient;
 let ethereum: ReturnType<typeof chain>;
 let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+let signer: { key: string; address: string };
+let workerEnv: Record<string, string>;
+const rpc = (method: string, params: unknown[] = []) => jsonRpc(config.ATELIER_ETH_RPC_URL, method, params);
 
 function revealSpec(overrides: Record<string, unknown> = {}) {
   return {
@@ -42,15 +59,17 @@ beforeAll(async () => {
   collections = new CollectionClient(atelier.temporal, config.ATELIER_TASK_QUEUE);
   ethereum = chain();
   // A signer of its own (its own minter and nonces), admin for contractURI, editor for the reveal.
-  const signer = await newMinterSigner();
+  signer = await newMinterSigner();
   await (await ethereum.contract.grantRole('0x' + '00'.repeat(32), signer.address)).wait();
   await (await ethereum.contract.grantRole(keccakOfText('METADATA_EDITOR_ROLE'), signer.address)).wait();
   // Batches of exactly 5, never cut by time: the 12 tokens of the revealed collection and the 3 of
   // the other (same recipient) fill three batches; the other's 3 share the last with tokens 11 and 12.
-  worker = await startWorker({ ATELIER_SIGNER_KEY: signer.key, ATELIER_MINT_BATCH_SIZE: '5', ATELIER_MINT_BATCH_WAIT_MS: '120000' });
+  workerEnv = { ATELIER_SIGNER_KEY: signer.key, ATELIER_MINT_BATCH_SIZE: '5', ATELIER_MINT_BATCH_WAIT_MS: '120000' };
+  worker = await startWorker(workerEnv);
 });
 
 afterAll(async () => {
+  await rpc('evm_setAutomine', [true]);
   await worker?.stop();
   ethereum?.close();
   await atelier?.close();
@@ -128,16 +147,48 @@ describe('a collection revealed after its mint', () => {
     expect(new Set(finalMetadata).size).toBe(SIZE);
     for (const cid of finalMetadata) expect(JSON.parse((await gatewayGet(cid)).toString('utf8')).name).toMatch(/^Hidden Critters #\d+$/);
 
-    const revealing = await atelierCli(['collection', 'reveal', id, '--by', 'tester']);
-    expect(revealing.stderr).toBe('');
-    expect(revealing.code).toBe(0);
-    // The offset comes from the block after the last mint: on a chain that mines only on
-    // transactions it comes when the chain moves on, here one mined block.
-    const waiting = await waitFor(`collection ${id} to name its reveal block`, async () => {
-      const p = await collections.progress(id);
-      return p.reveal?.waitingForBlock ?? p.reveal?.revealed?.revealBlock.number ?? undefined;
-    });
-    if (Number(await jsonRpc(config.ATELIER_ETH_RPC_URL, 'eth_blockNumber')) < waiting) await jsonRpc(config.ATELIER_ETH_RPC_URL, 'evm_mine');
+    // The reveal outlives its worker: a worker process sends the transaction and is killed (SIGKILL)
+    // while it sits in the pool; the next worker waits for that same transaction and sends none.
+    await worker!.stop();
+    worker = undefined;
+    const first = await spawnWorkerProcess(workerEnv);
+    const watched = await recordedRpc();
+    const sentBefore = await ethereum.provider.getTransactionCount(signer.address, 'latest');
+    let sent = '';
+    try {
+      expect(await rpc('evm_setAutomine', [false])).toBeDefined();
+      const revealing = await atelierCli(['collection', 'reveal', id, '--by', 'tester']);
+      expect(revealing.stderr).toBe('');
+      expect(revealing.code).toBe(0);
+      // The offset comes from the block after the last mint: on a chain that mines only on
+      // transactions it comes when the chain moves on, here one mined block.
+      const waiting = await waitFor(
+        `collection ${id} to name its reveal block`,
+        async () => (await collections.progress(id)).reveal?.waitingForBlock ?? undefined,
+      );
+      if (Number(await rpc('eth_blockNumber')) < waiting) await rpc('evm_mine');
+      sent = await waitFor('the reveal transaction in the pool', async () => (await pooledTxsOf(signer.address))[0]?.hash);
+      const handle = atelier.temporal.workflow.getHandle(collectionWorkflowIdOf(id));
+      const pendingReveal = async () => (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'revealOnChain');
+      await waitFor('the transaction hash in the heartbeat details on the server', async () => {
+        const data = (await pendingReveal())?.heartbeatDetails?.payloads?.[0]?.data;
+        return data?.length && (JSON.parse(Buffer.from(data).toString()) as { txHash?: string }).txHash === sent ? true : undefined;
+      });
+      await killProcess(first.child);
+      // The next attempt (after the 10 s heartbeat timeout) talks to the chain through a recorder.
+      worker = await startWorker({ ...workerEnv, ATELIER_ETH_RPC_URL: watched.url });
+      await waitFor(
+        'the new attempt to wait for the transaction sent before the kill',
+        async () => (watched.callsOf('eth_sendRawTransaction').length > 0 || watched.callsOf('eth_getTransactionReceipt', sent).length >= 2 ? true : undefined),
+        60_000,
+      );
+      expect(watched.callsOf('eth_sendRawTransaction')).toEqual([]);
+      expect((await pooledTxsOf(signer.address)).map((tx) => tx.hash)).toEqual([sent]);
+      await rpc('evm_mine');
+    } finally {
+      await rpc('evm_setAutomine', [true]);
+      await killProcess(first.child);
+    }
     const done = await waitFor(
       `collection ${id} to be revealed`,
       async () => {
@@ -146,8 +197,11 @@ describe('a collection revealed after its mint', () => {
       },
       120_000,
     );
+    await watched.close();
     const revealed = done.reveal!.revealed!;
     expect(revealed.count).toBe(SIZE);
+    expect(revealed.transactionHash).toBe(sent);
+    expect(await ethereum.provider.getTransactionCount(signer.address, 'latest')).toBe(sentBefore + 1);
 
     // The published record, recomputed from nothing but itself and the chain.
     const record = JSON.parse((await gatewayGet(revealed.recordCid)).toString('utf8')) as RevealRecord;

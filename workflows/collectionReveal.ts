@@ -14,8 +14,8 @@ export const revealCollectionUpdate = defineUpdate<CollectionProgress, [Collecti
 
 const { pinRevealPlaceholder, prepareReveal } = proxyActivities<Activities>({ ...pinning, startToCloseTimeout: '10 minutes' });
 // The block after the last mint may be far off (a chain that mines only on transactions): a long
-// wait, heartbeating, so a dead worker's wait moves on.
-const { awaitRevealBlock } = proxyActivities<Activities>({ ...chainWait, startToCloseTimeout: '7 days', heartbeatTimeout: '30s' });
+// wait, heartbeating every second, so a dead worker's wait moves on within 10 s.
+const { awaitRevealBlock } = proxyActivities<Activities>({ ...chainWait, startToCloseTimeout: '7 days' });
 const { revealOnChain } = proxyActivities<Activities>(chainWait);
 
 /** The reveal's starting state: the placeholder metadata, pinned. */
