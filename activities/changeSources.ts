@@ -20,6 +20,8 @@ export interface ChangeSourceDependencies {
   provider: JsonRpcProvider;
   contractAddress: string;
   deploymentBlock: number;
+  /** Blocks on top of a Transfer's (itself included) before the watcher reads it (ATELIER_CONFIRMATIONS; 1: at the head). */
+  confirmations?: number;
 }
 
 export interface RegisterChangeSourcesInput {
@@ -71,7 +73,9 @@ const TOKENS_PER_QUERY = 200;
 const BLOCKS_PER_QUERY = 2_000;
 const POLL_MS = 500;
 
-export function createChangeSourceActivities({ provider, contractAddress, deploymentBlock }: ChangeSourceDependencies) {
+export function createChangeSourceActivities({ provider, contractAddress, deploymentBlock, confirmations = 1 }: ChangeSourceDependencies) {
+  /** The newest block deep enough to read. */
+  const readableHead = async () => (await provider.getBlockNumber()) - (Math.max(1, confirmations) - 1);
   const contract = connectCreativeAsset(contractAddress, provider);
   const chainId = async () => Number((await provider.getNetwork()).chainId);
   const hashOf = async (blockNumber: number) => (await provider.getBlock(blockNumber))?.hash ?? null;
@@ -179,7 +183,7 @@ export function createChangeSourceActivities({ provider, contractAddress, deploy
             const checked = await rewoundIfReorganised(cursor);
             cursor = checked.cursor;
             if (checked.reorg) reorg = { from: checked.reorg.from, depth: Math.max(checked.reorg.depth, reorg?.depth ?? 0) };
-            const head = await provider.getBlockNumber();
+            const head = await readableHead();
             if (head >= cursor.next) {
               const to = Math.min(head, cursor.next + maxBlocks - 1);
               const toHash = await hashOf(to);
@@ -211,7 +215,7 @@ export function createChangeSourceActivities({ provider, contractAddress, deploy
         const result: AdmitTokensResult = { admitted: [], refused: [], transfers: [], start: null };
         let end = upTo;
         if (end === null) {
-          const head = await provider.getBlockNumber();
+          const head = Math.max(0, await readableHead());
           const hash = await hashOf(head);
           if (!hash) throw new Error(`block ${head} has no hash yet`);
           end = head;

@@ -134,6 +134,24 @@ async function dynamicStatus(client: AtelierClient, spec: AssetSpec, what: strin
   );
 }
 
+describe('reading Transfers some blocks deep', () => {
+  it('with confirmations 2, a Transfer is read once one block is on top of it', async () => {
+    const deep = createChangeSourceActivities({ provider, contractAddress, deploymentBlock, confirmations: 2 });
+    const readDeep = (tokenIds: string[], cursor: ChainCursor, waitMs: number) =>
+      mock().run(deep.readTransfers, { tokenIds, cursor, waitMs }) as Promise<ReadTransfersResult>;
+    const [first, second] = holders as [Wallet, Wallet];
+    const { tokenId, cursor } = await mintedTo(first.address);
+    const sent = await transfer(tokenId, first, second.address);
+    const early = await readDeep([tokenId], cursor, 500);
+    expect(early.transfers).toEqual([]);
+    expect(early.cursor.next).toBe(sent.blockNumber);
+    await provider.send('anvil_mine', [1]);
+    const deepEnough = await readDeep([tokenId], early.cursor, 3_000);
+    expect(deepEnough.transfers.map((t) => t.txHash)).toEqual([sent.txHash]);
+    expect(deepEnough.cursor.next).toBe(sent.blockNumber + 1);
+  });
+});
+
 describe('change sources feeding a dynamic asset', () => {
   let client: AtelierClient;
   let worker: { child: ChildProcess; output: () => string } | undefined;
