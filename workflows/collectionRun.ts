@@ -195,6 +195,7 @@ export async function collectionRun(input: CollectionInput): Promise<CollectionR
         if (typeof r?.reason !== 'string' || !r.reason.trim() || r.reason.length > 2000) throw new Error('"reason" must say why (1-2000 characters)');
         if (state.cancelled) throw new Error(`collection ${spec.id} is already cancelled`);
         if (phase === 'completed' || phase === 'cancelled') throw new Error(`collection ${spec.id} has ended (${phase})`);
+        if (phase === 'revealing') throw new Error(`collection ${spec.id} is being revealed: its transaction is under way`);
       },
     },
   );
