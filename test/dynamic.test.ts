@@ -1,14 +1,31 @@
 // Dynamic assets on the real stack: a milestone event changes a minted token's image and tokenURI
 // (read back through raw JSON-RPC and the gateway), the contract emits ERC-4906 MetadataUpdate, two
 // events sent together apply in order, and every version lists the ones before it.
-import { Interface } from 'ethers';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Interface, sha256, Wallet } from 'ethers';
+import { createMintActivities } from '../activities/mint.ts';
+import type { ContentUpdate } from '../activities/mint.ts';
+import { ANVIL_DEV_KEY } from '../common/config.ts';
+import { contractLocation } from '../common/deployment.ts';
+import { assetIdOf, creativeAssetAbi as abi, rawCidFromDigest } from '../contracts/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient, ChangeRefused } from '../client/atelier.ts';
 import type { AssetResult, AssetSpec } from '../common/asset.ts';
 import type { DynamicStatus } from '../common/dynamic.ts';
-import { creativeAssetAbi as abi } from '../contracts/index.ts';
 import { jsonRpc } from '../scripts/lib/stack.ts';
-import { atelierCli, chain, config, gatewayGet, saveHistoryIfAsked, startWorker, testSpec, waitFor, waitForStage } from './support/harness.ts';
+import {
+  atelierCli,
+  chain,
+  config,
+  gatewayGet,
+  recipient,
+  saveHistoryIfAsked,
+  startWorker,
+  testSpec,
+  uniqueCollection,
+  waitFor,
+  waitForStage,
+} from './support/harness.ts';
 
 let client: AtelierClient;
 let worker: Awaited<ReturnType<typeof startWorker>>;
@@ -222,4 +239,49 @@ describe('a change the asset cannot take', () => {
     expect(staticRefused.stderr).toContain('is not a dynamic asset');
     expect((await client.history(ref)).versions).toHaveLength(1);
   }, 300_000);
+});
+
+describe('updateTokenContent after a crash', () => {
+  it('waits for the transaction the dead attempt sent instead of sending another: one MetadataUpdate', async () => {
+    const { provider } = chain();
+    const { address, deploymentBlock } = contractLocation(config);
+    const signer = new Wallet(ANVIL_DEV_KEY, provider);
+    const activities = createMintActivities({ provider, signer, contractAddress: address, deploymentBlock, confirmations: 1 });
+    // A token of its own, pointing at some metadata.
+    const digestOf = (text: string) => sha256(Buffer.from(text));
+    const assetId = assetIdOf(uniqueCollection('crash-update'), '1');
+    await (await contract.mint(recipient, assetId, digestOf('version 1'))).wait();
+    const tokenId = (await contract.tokenOfAsset(assetId)).toString();
+    const newCid = rawCidFromDigest(digestOf('version 2')).toString();
+
+    // The dead attempt signed and sent its transaction; it is still pending when the next attempt starts.
+    await provider.send('evm_setAutomine', [false]);
+    try {
+      const pending = await contract.updateContent(BigInt(tokenId), digestOf('version 2'));
+      const retry = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { txHash: pending.hash }, heartbeatTimeoutMs: 10_000 });
+      let beats = 0;
+      retry.on('heartbeat', () => beats++);
+      const answer = retry.run(activities.updateTokenContent, { tokenId, metadataCid: newCid }) as Promise<ContentUpdate>;
+      // The retry is waiting on the pending transaction (it heartbeats meanwhile); once it is mined, the retry answers with it.
+      await waitFor('the retry to wait on the pending transaction', async () => (beats >= 2 ? true : undefined));
+      expect(((await provider.send('txpool_status', [])) as { pending: string }).pending).toBe('0x1');
+      await provider.send('evm_mine', []);
+      const update = await answer;
+      expect(update.txHash).toBe(pending.hash);
+    } finally {
+      await provider.send('evm_setAutomine', [true]);
+    }
+    const updates = (await contract.queryFilter(contract.getEvent('MetadataUpdate'), 0)).filter(
+      (log) => 'args' in log && log.args._tokenId === BigInt(tokenId),
+    );
+    expect(updates).toHaveLength(1);
+    expect(await tokenUriOverRpc(tokenId)).toBe(`ipfs://${newCid}`);
+    // A third attempt finds the token pointing there already and sends nothing.
+    const again = (await new MockActivityEnvironment({ attempt: 3 }).run(activities.updateTokenContent, { tokenId, metadataCid: newCid })) as ContentUpdate;
+    expect(again.blockNumber).toBeNull();
+    expect(
+      (await contract.queryFilter(contract.getEvent('MetadataUpdate'), 0)).filter((log) => 'args' in log && log.args._tokenId === BigInt(tokenId)),
+    ).toHaveLength(1);
+    provider.destroy();
+  }, 120_000);
 });
