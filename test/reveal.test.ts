@@ -10,7 +10,8 @@ import type { CollectionProgress } from '../common/collection.ts';
 import { collectionWorkflowIdOf } from '../common/collection.ts';
 import { checkCollectionSpec } from '../common/collectionSpec.ts';
 import type { RevealRecord } from '../common/reveal.ts';
-import { checkRevealRecord, placeholderMetadataOf } from '../common/reveal.ts';
+import { checkRevealRecord, placeholderMetadataOf, revealMappingOf, revealOffsetOf } from '../common/reveal.ts';
+import { provenanceHashOf } from '../common/dna.ts';
 import { assetIdOf, creativeAssetAbi } from '../contracts/index.ts';
 import { jsonRpc } from '../scripts/lib/stack.ts';
 import {
@@ -86,6 +87,41 @@ describe('the reveal section of a collection spec', () => {
     const extra = checkCollectionSpec(revealSpec({ reveal: { placeholder: { name: 'x' }, when: 'later' } }));
     if (!extra.ok) expect(extra.problems.join('\n')).toMatch(/reveal: unknown field "when"/);
     else expect.fail('an unknown field was accepted');
+  });
+});
+
+describe('checking a published reveal record', () => {
+  const images = ['aa', 'bb', 'cc', 'dd'].map((b) => b.repeat(32));
+  const hash = '0x' + 'f1'.repeat(32);
+  const tokens = ['7', '8', '9', '12'];
+  const metadata = tokens.map((t) => `bafkreimeta${t}`);
+  const offset = revealOffsetOf(hash, 4);
+  const record = {
+    version: 1,
+    provenanceHash: provenanceHashOf(images),
+    count: 4,
+    tokens,
+    metadata,
+    imageSha256: images,
+    lastMintBlock: 40,
+    revealBlock: { number: 41, hash },
+    offset,
+    mapping: revealMappingOf(tokens, metadata, offset),
+  };
+
+  it('recomputes offset and mapping, and names each thing that does not hold', () => {
+    expect(offset).toBe(Number(BigInt(hash) % 4n));
+    expect(record.mapping[0]).toEqual({ tokenId: '7', metadataCid: metadata[offset] });
+    expect(checkRevealRecord(record).ok).toBe(true);
+    const problems = (changed: Record<string, unknown>) => {
+      const checked = checkRevealRecord({ ...record, ...changed });
+      return checked.ok ? [] : checked.problems.join('\n');
+    };
+    expect(problems({ offset: (offset + 1) % 4 })).toMatch(/gives offset/);
+    expect(problems({ mapping: revealMappingOf(tokens, metadata, (offset + 1) % 4) })).toMatch(/mapping differs/);
+    expect(problems({ imageSha256: [...images].reverse() })).toMatch(/not the published provenance/);
+    expect(problems({ revealBlock: { number: 42, hash } })).toMatch(/not the one after the last mint/);
+    expect(problems({ tokens: tokens.slice(1) })).toMatch(/"count" is 4/);
   });
 });
 
