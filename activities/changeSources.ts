@@ -11,9 +11,8 @@ import type { JsonRpcProvider, Log } from 'ethers';
 import type { ChainCursor, ChainTransfer, ChainWatcherInput, WatchTokenInput } from '../common/changeSources.ts';
 import { SEEN_BLOCKS, chainWatcherIdOf, changeSourceMessageNames } from '../common/changeSources.ts';
 import type { AssetChangeInput, ChangeRecord, DynamicSpec } from '../common/dynamic.ts';
-import { dynamicScheduleIdOf, dynamicWorkflowIdOf } from '../common/dynamic.ts';
+import { dynamicMessageNames, dynamicScheduleIdOf, dynamicWorkflowIdOf } from '../common/dynamic.ts';
 import { assetIdOf, connectCreativeAsset, creativeAssetAbi } from '../contracts/index.ts';
-import type { assetChangeUpdate } from '../workflows/messages.ts';
 import { heartbeatWhile } from './heartbeat.ts';
 
 export interface ChangeSourceDependencies {
@@ -63,8 +62,8 @@ export interface AdmitTokensResult {
   start: ChainCursor | null;
 }
 
-/** The Update of workflows/messages.ts (activities import no workflow code; the type keeps the name honest). */
-const changeUpdateName: (typeof assetChangeUpdate)['name'] = 'change';
+/** The Update of workflows/messages.ts, by the name both take from common/dynamic.ts (activities import no workflow code). */
+const changeUpdateName = dynamicMessageNames.change;
 const transferEvent = new Interface(creativeAssetAbi).getEvent('Transfer')!;
 const tokenTopic = (tokenId: string) => zeroPadValue(toBeHex(BigInt(tokenId)), 32);
 /** Token ids per getLogs call (an OR of topics). */

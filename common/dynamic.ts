@@ -81,6 +81,9 @@ export interface DynamicStatus {
   counters: Record<string, number>;
 }
 
+/** Dynamic-workflow message names that activities use without importing workflow code. */
+export const dynamicMessageNames = { change: 'change', status: 'dynamicStatus' } as const;
+
 /** The asset's dynamic workflow: one per asset, started when the asset is minted. */
 export const dynamicWorkflowIdOf = (collectionId: string, assetKey: string) => `dynamic:${collectionId}:${assetKey}`;
 /** The Schedule that ticks one trait of one asset. */

@@ -35,6 +35,10 @@ describe('replay of saved histories', () => {
         'dynamic-minted.json',
         'dynamic-asset.json',
         'dynamic-refresh.json',
+        'chain-watcher.json',
+        'chain-watcher-continued.json',
+        'scheduled-change.json',
+        'collection-reveal.json',
       ]),
     );
   });

@@ -4,6 +4,7 @@ import type { AssetStatus, ReviseInput } from '../common/asset.ts';
 import type { CollectionAssetEvent, CollectionCancelInput, CollectionDecisionInput, CollectionProgress } from '../common/collection.ts';
 import type { DecisionInput, DecisionRecord } from '../common/decision.ts';
 import type { AssetChangeInput, ChangeRecord, DynamicStatus } from '../common/dynamic.ts';
+import { dynamicMessageNames } from '../common/dynamic.ts';
 import type { MintAnswer, MintRequest, MinterStatus } from '../common/mint.ts';
 import { mintRequestSignalName, mintResultSignalName } from '../common/mint.ts';
 import type { RepositorySyncState, SyncRequest } from '../common/repository.ts';
@@ -63,5 +64,5 @@ export const chainWatcherStatusQuery = defineQuery<ChainWatcherStatus>(changeSou
 
 // Dynamic assets (workflows/dynamicAsset.ts): changes in (events, Schedule ticks, chain Transfers), versions out.
 /** A change to a minted dynamic asset: queued and applied in order; the same id twice is one change. */
-export const assetChangeUpdate = defineUpdate<ChangeRecord, [AssetChangeInput]>('change');
-export const dynamicStatusQuery = defineQuery<DynamicStatus>('dynamicStatus');
+export const assetChangeUpdate = defineUpdate<ChangeRecord, [AssetChangeInput], typeof dynamicMessageNames.change>(dynamicMessageNames.change);
+export const dynamicStatusQuery = defineQuery<DynamicStatus, [], typeof dynamicMessageNames.status>(dynamicMessageNames.status);
