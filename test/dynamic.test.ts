@@ -34,7 +34,8 @@ const contractInterface = new Interface(abi);
 
 beforeAll(async () => {
   client = await AtelierClient.connect(config);
-  worker = await startWorker();
+  // With permanent copies on the test stack's arlocal: the new versions' metadata lists both locations.
+  worker = await startWorker({ ATELIER_ARWEAVE_URL: config.ATELIER_ARWEAVE_URL! });
 });
 afterAll(async () => {
   await worker?.stop();

@@ -30,9 +30,13 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 let bundle: Promise<WorkflowBundle> | undefined;
 export const workflowBundle = () => (bundle ??= bundleAtelierWorkflows(quietLogger()));
 
-/** A worker running in this process until `stop()`. */
+/**
+ * A worker running in this process until `stop()`. It makes no Arweave copies unless the overrides
+ * name ATELIER_ARWEAVE_URL: copies triple the format step (npm run bench:arweave), and the tests of
+ * dynamic assets and of Arweave itself check them. Worker processes (spawnWorkerProcess) make them.
+ */
 export async function startWorker(overrides: Partial<Record<keyof Config, string>> = {}) {
-  const workerConfig = loadConfig({ ...process.env, ...overrides });
+  const workerConfig = loadConfig({ ...process.env, ATELIER_ARWEAVE_URL: '', ...overrides });
   const { worker, close } = await createAtelierWorker(workerConfig, { workflowBundle: await workflowBundle() });
   const running = worker.run();
   return {
