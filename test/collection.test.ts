@@ -1,7 +1,7 @@
 // Collections end to end on the real stack: a HashLips layer folder imported, 100 unique assets
 // planned, made, published and minted through the batch minter, and checked as a collector would:
 // on chain, through the gateway, against the report and the provenance hash.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -154,8 +154,15 @@ async function tokensOnChain(collectionId: string, size: number): Promise<(bigin
   );
 }
 
+/**
+ * A task queue of this file's own (its workers, the CLI, the worker process it kills): runs left
+ * running by earlier files (watchers, waiting asset runs, retries) never take this file's worker slots.
+ */
+const taskQueue = `atelier-collections-${randomUUID().slice(0, 8)}`;
+
 beforeAll(async () => {
   process.env.ATELIER_LAYER_SETS_DIR = layerSetsDir;
+  process.env.ATELIER_TASK_QUEUE = taskQueue;
   const imported = await importHashLips({
     from: await hashLipsFolder(),
     name: 'hashlips-drop',
@@ -164,7 +171,7 @@ beforeAll(async () => {
   });
   expect(imported.combinations).toBe(400);
   atelier = await AtelierClient.connect(config);
-  collections = new CollectionClient(atelier.temporal, config.ATELIER_TASK_QUEUE);
+  collections = new CollectionClient(atelier.temporal, taskQueue);
   ethereum = chain();
   // A signer of its own: its own minter (with this file's batch settings) and nonce sequence; admin
   // too, for contractURI and the royalty.
@@ -401,7 +408,7 @@ describe('steering a collection', () => {
     expect(() => planCollection(spec)).toThrow(/400/);
     // Started by hand (past the edge): the run fails at once and no asset run exists.
     const handle = await atelier.temporal.workflow.start('collectionRun', {
-      taskQueue: config.ATELIER_TASK_QUEUE,
+      taskQueue,
       workflowId: collectionWorkflowIdOf(spec.id),
       args: [{ spec }],
     });
