@@ -1,13 +1,14 @@
 // mint: one token per asset, through ethers v6. Exactly once: the contract refuses a second
 // token for an asset, and a retry first looks for the token and for the transaction it sent.
 import { ApplicationFailure, Context, heartbeat, log } from '@temporalio/activity';
-import { keccak256 } from 'ethers';
 import type { JsonRpcProvider, TransactionReceipt, Wallet } from 'ethers';
 import type { MintReceipt } from '../common/asset.ts';
 import type { CreativeAssetContract } from '../contracts/index.ts';
 import { assetIdOf, connectCreativeAsset, metadataDigestFromCid, mintedTokensFromReceipt, parseCreativeAssetError } from '../contracts/index.ts';
 import { heartbeatWhile } from './heartbeat.ts';
 import { recordMintGas } from './metrics.ts';
+import { awaitReceipt as awaitMined, revertFailure, sendRecorded } from './transactions.ts';
+import type { SentProgress } from './transactions.ts';
 
 export interface MintDependencies {
   provider: JsonRpcProvider;
@@ -39,9 +40,7 @@ export interface ContentUpdate {
 }
 
 /** Kept in heartbeat details: the next attempt after a crash looks for this transaction first. */
-interface MintProgress {
-  txHash: string;
-}
+type MintProgress = SentProgress;
 
 /**
  * The token the contract already holds for an asset, with the transaction that minted it, or
@@ -74,27 +73,11 @@ export async function existingMint(
 export function createMintActivities({ provider, signer, contractAddress, deploymentBlock }: MintDependencies) {
   const contract = connectCreativeAsset(contractAddress, signer);
   const onChain = { contract, provider, contractAddress, deploymentBlock };
-  // One nonce at a time from this process: concurrent mints would otherwise pick the same one.
-  let sending: Promise<unknown> = Promise.resolve();
-  const serially = <T>(task: () => Promise<T>): Promise<T> => {
-    const run = sending.then(task, task);
-    sending = run.catch(() => undefined);
-    return run;
-  };
 
   async function awaitReceipt(txHash: string): Promise<TransactionReceipt | null> {
-    for (;;) {
-      heartbeat({ txHash } satisfies MintProgress);
-      // The receipt is enough here: the asset run reads the token back at the configured depth (confirmMint).
-      const receipt = await provider.waitForTransaction(txHash, 1, 5_000).catch((error: Error) => {
-        if (/timeout/i.test(error.message)) return undefined;
-        throw error;
-      });
-      if (receipt) return receipt;
-      // Gone from the pool (never mined, dropped): the caller may send again.
-      if (!(await provider.getTransaction(txHash))) return null;
-      if (Context.current().cancellationSignal.aborted) throw new Error('mint cancelled while waiting for its receipt');
-    }
+    heartbeat({ txHash } satisfies MintProgress);
+    // The receipt is enough here: the asset run reads the token back at the configured depth (confirmMint).
+    return awaitMined(provider, txHash);
   }
 
   async function toMintReceipt(receipt: TransactionReceipt, assetId: bigint, alreadyMinted: boolean): Promise<MintReceipt> {
@@ -158,24 +141,9 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
     if (await pointsThere()) return { tokenId, metadataCid, txHash: previous ?? null, blockNumber: null };
     let txHash: string;
     try {
-      txHash = await serially(async () => {
-        const request = await signer.populateTransaction(await contract.updateContent.populateTransaction(BigInt(tokenId), digest));
-        const signed = await signer.signTransaction(request);
-        const hash = keccak256(signed);
-        progress.current = { txHash: hash };
-        heartbeat(progress.current);
-        await provider.broadcastTransaction(signed);
-        return hash;
-      });
+      txHash = await sendRecorded(signer, provider, await contract.updateContent.populateTransaction(BigInt(tokenId), digest), progress);
     } catch (error) {
-      const reverted = parseCreativeAssetError(error);
-      if (reverted || (error as { code?: string }).code === 'CALL_EXCEPTION') {
-        throw ApplicationFailure.nonRetryable(
-          `updateContent of token ${tokenId} reverted: ${reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message}`,
-          'UpdateReverted',
-        );
-      }
-      throw error;
+      throw revertFailure(error, `updateContent of token ${tokenId}`, 'UpdateReverted') ?? error;
     }
     log.info('updateContent transaction sent', { txHash, tokenId });
     const receipt = await awaitReceipt(txHash);
@@ -210,32 +178,17 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
 
     let txHash: string;
     try {
-      txHash = await serially(async () => {
-        const request = await signer.populateTransaction(await contract.mint.populateTransaction(recipient, assetId, digest));
-        const signed = await signer.signTransaction(request);
-        const hash = keccak256(signed);
-        // Recorded before it is sent: a crash after sending still finds this transaction.
-        progress.current = { txHash: hash };
-        heartbeat(progress.current);
-        await provider.broadcastTransaction(signed);
-        return hash;
-      });
+      // Recorded before it is sent: a crash after sending still finds this transaction.
+      txHash = await sendRecorded(signer, provider, await contract.mint.populateTransaction(recipient, assetId, digest), progress);
     } catch (error) {
-      const reverted = parseCreativeAssetError(error);
-      if (reverted?.name === 'AssetAlreadyMinted') {
+      if (parseCreativeAssetError(error)?.name === 'AssetAlreadyMinted') {
         const raced = await existingMint(onChain, assetId);
         if (raced) return raced;
         // Minted only in the pending block: a transaction sent before a crash (whose hash never
         // reached the server) is about to mint it. The next attempt finds its token.
         throw ApplicationFailure.retryable(`asset ${assetId} is being minted by a pending transaction; waiting for it`, 'MintPending');
       }
-      if (reverted || (error as { code?: string }).code === 'CALL_EXCEPTION') {
-        throw ApplicationFailure.nonRetryable(
-          `mint of asset ${assetId} reverted: ${reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message}`,
-          'MintReverted',
-        );
-      }
-      throw error;
+      throw revertFailure(error, `mint of asset ${assetId}`, 'MintReverted') ?? error;
     }
     log.info('mint transaction sent', { txHash, assetId: assetId.toString() });
 

@@ -4,22 +4,16 @@
 // and one `updateBatchContents` transaction switches them all. Each step reads the chain first, and
 // the transaction's hash is in heartbeat details before it is broadcast: a retry never sends twice.
 import { ApplicationFailure, Context, heartbeat, sleep } from '@temporalio/activity';
-import { keccak256 } from 'ethers';
-import type { JsonRpcProvider, Signer, TransactionReceipt } from 'ethers';
+import type { JsonRpcProvider, Signer } from 'ethers';
 import type { KuboRPCClient } from 'kubo-rpc-client';
 import { CID } from 'multiformats/cid';
 import type { RevealRecord, RevealSummary } from '../common/reveal.ts';
 import { REVEAL_SCHEME, placeholderMetadataOf, revealMappingOf, revealOffsetOf } from '../common/reveal.ts';
 import type { DirectoryEntry } from '../contracts/index.ts';
-import {
-  connectCreativeAsset,
-  directoryCidFromDigest,
-  directoryDigestFromCid,
-  parseCreativeAssetError,
-  pinDirectory,
-  rawCidFromDigest,
-} from '../contracts/index.ts';
+import { connectCreativeAsset, directoryCidFromDigest, directoryDigestFromCid, pinDirectory, rawCidFromDigest } from '../contracts/index.ts';
 import { heartbeatWhile } from './heartbeat.ts';
+import { awaitReceipt, revertFailure, sendRecorded } from './transactions.ts';
+import type { SentProgress } from './transactions.ts';
 import { mapInParallel } from './inParallel.ts';
 import { addContent, kuboSignal, readContent } from './kubo.ts';
 
@@ -49,9 +43,7 @@ export interface RevealInput {
 }
 
 /** Kept in heartbeat details: the next attempt after a crash looks for this transaction first. */
-interface RevealProgress {
-  txHash: string;
-}
+type RevealProgress = SentProgress;
 
 interface ReportAsset {
   index: number;
@@ -72,17 +64,6 @@ export function createRevealActivities({ kubo, provider, signer, contractAddress
   async function placeOf(tokenId: bigint): Promise<{ digest: string; isDirectory: boolean; index: number }> {
     const [digest, isDirectory, index] = await contract.contentOf(tokenId);
     return { digest, isDirectory, index: Number(index) };
-  }
-
-  async function awaitReceipt(txHash: string): Promise<TransactionReceipt | null> {
-    for (;;) {
-      const receipt = await provider.waitForTransaction(txHash, 1, 5_000).catch((error: Error) => {
-        if (/timeout/i.test(error.message)) return undefined;
-        throw error;
-      });
-      if (receipt) return receipt;
-      if (!(await provider.getTransaction(txHash))) return null;
-    }
   }
 
   return {
@@ -173,14 +154,14 @@ export function createRevealActivities({ kubo, provider, signer, contractAddress
     };
     let txHash = progress.current?.txHash ?? null;
     if (txHash) {
-      const receipt = await awaitReceipt(txHash);
+      const receipt = await awaitReceipt(provider, txHash);
       if (receipt?.status === 0) throw ApplicationFailure.nonRetryable(`the reveal transaction ${txHash} reverted`, 'RevealReverted');
       if (!receipt) txHash = null;
     }
     const toSend = await pending();
     if (toSend.length > 0) {
       txHash = await send(toSend, progress);
-      const receipt = await awaitReceipt(txHash);
+      const receipt = await awaitReceipt(provider, txHash);
       if (!receipt) throw new Error(`the reveal transaction ${txHash} was dropped; sending again`);
       if (receipt.status === 0) throw ApplicationFailure.nonRetryable(`the reveal transaction ${txHash} reverted`, 'RevealReverted');
     } else txHash ??= await switchedBy(batches[0]!);
@@ -261,21 +242,9 @@ export function createRevealActivities({ kubo, provider, signer, contractAddress
         batches.map((b) => b.firstTokenId),
         batches.map((b) => b.digest),
       );
-      const request = await signer.populateTransaction(call);
-      const signed = await signer.signTransaction(request);
-      const hash = keccak256(signed);
-      progress.current = { txHash: hash };
-      heartbeat(progress.current);
-      await provider.broadcastTransaction(signed);
-      return hash;
+      return await sendRecorded(signer, provider, call, progress);
     } catch (error) {
-      const reverted = parseCreativeAssetError(error);
-      if (reverted || (error as { code?: string }).code === 'CALL_EXCEPTION')
-        throw ApplicationFailure.nonRetryable(
-          `updateBatchContents reverted: ${reverted ? `${reverted.name}(${reverted.args.join(', ')})` : (error as Error).message}`,
-          'RevealReverted',
-        );
-      throw error;
+      throw revertFailure(error, 'updateBatchContents', 'RevealReverted') ?? error;
     }
   }
 
