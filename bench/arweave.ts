@@ -39,6 +39,7 @@ import { loadConfig } from '../common/config.ts';
 import type { ServiceName } from '../scripts/lib/stack.ts';
 import { Stack } from '../scripts/lib/stack.ts';
 import { createWorkerActivities } from '../workers/dependencies.ts';
+import { median, ms } from './stats.ts';
 
 // The test stack's ports and data folder, on a slot of the bench's own unless the caller picks one.
 process.env.ATELIER_TEST_SLOT ??= '6';
@@ -128,12 +129,6 @@ async function gatewayHeight(): Promise<number> {
   return ((await response.json()) as { height: number }).height;
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const ms = (value: number) => value.toFixed(1).padStart(8);
 /** Bytes B uploads for one asset: every rendition and the metadata. */
 const uploadedBytes = (r: FormattedAsset) => r.renditions.reduce((sum, x) => sum + x.bytes, r.metadata.bytes);
 

@@ -18,6 +18,7 @@ import type { OtherAsset } from '../activities/checks.ts';
 import { checkNames, checksSchema } from '../common/checks.ts';
 import type { CheckName } from '../common/checks.ts';
 import { startImagesServer } from '../test/support/openaiServer.ts';
+import { median, ms } from './stats.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const WARMUP = 2;
@@ -48,13 +49,6 @@ function otherHashes(count: number): OtherAsset[] {
   };
   return Array.from({ length: count }, (_, i) => ({ assetKey: `bench/${i}`, perceptualHash: next32() + next32() }));
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const ms = (value: number) => value.toFixed(1).padStart(8);
 
 async function main() {
   const image = await draftImage();
