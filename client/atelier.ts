@@ -172,8 +172,7 @@ export class AtelierClient {
       });
     if (found) return dynamicId;
     const status = await this.status(workflowId);
-    if (!status.stage || status.stage !== 'minted')
-      throw new ChangeRefused(`${workflowId} is ${status.stage.replace('_', ' ')}: changes apply once it is minted`);
+    if (status.stage !== 'minted') throw new ChangeRefused(`${workflowId} is ${status.stage.replace('_', ' ')}: changes apply once it is minted`);
     throw new ChangeRefused(`${workflowId} is not a dynamic asset (its spec declares no dynamic traits)`);
   }
 

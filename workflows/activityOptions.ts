@@ -27,7 +27,7 @@ function onImagesQueue(options: ActivityOptions): ActivityOptions {
 }
 
 /** Bad input fails at once (non-retryable); anything else is an outage that only delays the run. */
-const untilBack = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
+export const untilBack = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
 
 /**
  * CPU-bound image work (generate, format, checks), on the images task queue: Kubo or the generator being down only delays it. The

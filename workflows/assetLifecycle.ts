@@ -17,7 +17,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { ActivityFailure } from '@temporalio/workflow';
 import type { AssetResult, AssetSpec, AssetStatus, Draft, DynamicAssetInput, FormattedAsset, MintReceipt, ReviseInput, Stage } from '../common/asset.ts';
 import { durationMs } from '../common/asset.ts';
 import type { ApprovalRule, ApprovalTrust, DecisionInput, DecisionKind, DecisionRecord } from '../common/decision.ts';
@@ -44,6 +43,7 @@ import type { CollectionAssetEvent } from '../common/collection.ts';
 import { dynamicWorkflowIdOf } from '../common/dynamic.ts';
 import type { CancelInput } from './messages.ts';
 import { mintThroughMinter } from './minter.ts';
+import { describeFailure } from './failures.ts';
 import { countStage, recordApprovalWait } from './metrics.ts';
 
 const { generateDraft, formatAsset, checkDraft } = proxyActivities<Activities>(imageWork);
@@ -688,12 +688,6 @@ function validRunIds(value: unknown): string[] {
 
 function result(status: AssetStatus, renditions: AssetResult['renditions'], mint: MintReceipt | null): AssetResult {
   return { ...status, renditions, mint };
-}
-
-function describeFailure(error: unknown): string {
-  const cause = (error as ActivityFailure)?.cause;
-  const message = cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error);
-  return error instanceof ApplicationFailure && error.type ? `${error.type}: ${message}` : message;
 }
 
 /** Specs are checked on entry; a bad duration here fails the run instead of its workflow task. */

@@ -20,9 +20,9 @@ import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/commo
 import type { Activities } from '../activities/index.ts';
 import type { ChainCursor, ChainTransfer, ChainWatcherInput, ChainWatcherStatus, PendingChange, WatchTokenInput } from '../common/changeSources.ts';
 import { MAX_WATCHED_TOKENS, scheduleChangeOf, scheduledTimeFromWorkflowId, transferChangeOf, watchTokenRefusal } from '../common/changeSources.ts';
+import { untilBack } from './activityOptions.ts';
 import { chainWatcherStatusQuery, watchTokenSignal } from './messages.ts';
 
-const untilBack = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
 /** A delivery waits for the dynamic workflow to accept the change: seconds, unless its worker is down (then retried). */
 const delivery: ActivityOptions = { startToCloseTimeout: '1 minute', retry: untilBack };
 /** How long one read waits for a watched token's Transfer before it answers with the cursor moved on. */

@@ -15,13 +15,13 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ActivityFailure } from '@temporalio/workflow';
 import type { AssetResult, AssetSpec, DynamicAssetInput, DynamicState } from '../common/asset.ts';
 import type { AssetChangeInput, ChangeRecord, DynamicSpec, DynamicStatus, DynamicTrait } from '../common/dynamic.ts';
 import { changeRefusal, MAX_QUEUED_CHANGES, optionFor, traitsFedBy } from '../common/dynamic.ts';
 import { checkSpec } from '../common/specSchema.ts';
 import type { Activities } from '../activities/index.ts';
 import { quickCalls } from './activityOptions.ts';
+import { failureMessage } from './failures.ts';
 import type { RefreshOptions } from './assetLifecycle.ts';
 import { assetChangeUpdate, dynamicStatusQuery } from './messages.ts';
 
@@ -167,7 +167,7 @@ export async function dynamicAsset(input: DynamicAssetInput): Promise<void> {
       record.version = version;
     } catch (error) {
       record.outcome = 'failed';
-      record.detail = `the refresh ${workflowId} failed: ${describe(error)}`;
+      record.detail = `the refresh ${workflowId} failed: ${failureMessage(error)}`;
       log.warn('refresh failed', { change: change.id, error: record.detail });
     }
   }
@@ -228,9 +228,4 @@ function refreshSpec(spec: AssetSpec, dynamic: DynamicSpec, drawn: Record<string
     };
   }
   return { ...rest, approval };
-}
-
-function describe(error: unknown): string {
-  const cause = (error as ActivityFailure)?.cause;
-  return cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error);
 }

@@ -2,11 +2,11 @@
 // sync`), those that arrive together are synced once to the latest revision, and the last synced
 // revision is kept here, durably, so each sync starts or revises only what changed since.
 import { ApplicationFailure, condition, continueAsNew, log, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { ActivityFailure } from '@temporalio/workflow';
 import type { RepositorySyncInput, SyncRecord, SyncRequest } from '../common/repository.ts';
 import { checkSyncRequest, commitPattern, repositoryLocationProblem } from '../common/repository.ts';
 import type { Activities } from '../activities/index.ts';
 import { repositoryWork } from './activityOptions.ts';
+import { failureMessage } from './failures.ts';
 import { knowsDeliveryQuery, pushSignal, repositorySyncQuery } from './messages.ts';
 
 const { readRepository, applyRepositoryChanges } = proxyActivities<Activities>(repositoryWork);
@@ -77,7 +77,7 @@ export async function repositorySync(input: RepositorySyncInput): Promise<void> 
       lastCommit = read.commit;
     } catch (error) {
       // A revision that cannot be read (unknown ref, repository not allowed) is answered, not retried.
-      record = { requestIds: answered, commit: null, previousCommit: lastCommit, lines: [], error: describeFailure(error), at };
+      record = { requestIds: answered, commit: null, previousCommit: lastCommit, lines: [], error: failureMessage(error), at };
     }
     syncs.push(record);
     if (syncs.length > KEPT_SYNCS) syncs.shift();
@@ -97,9 +97,4 @@ function details(repository: string, lastCommit: string | null, syncs: SyncRecor
   ]
     .filter(Boolean)
     .join('\n\n');
-}
-
-function describeFailure(error: unknown): string {
-  const cause = (error as ActivityFailure)?.cause;
-  return cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error);
 }
