@@ -336,15 +336,22 @@ async function expectNothingStarted(collectionId: string, assetKey: string) {
   await expect(client.temporal.workflow.getHandle(workflowIdOf(collectionId, assetKey)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 }
 
-/** Each attempt of an activity type in the run's history, with its outcome. */
+/**
+ * Each activity of a type in the run's history: its last attempt, with its outcome and, when that
+ * attempt was a retry, why the attempt before it failed.
+ */
 async function attemptsOf(workflowId: string, activityType: string) {
   const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, { attempt?: number; outcome?: string }>();
+  const scheduled = new Map<string, { attempt?: number; outcome?: string; retriedAfter?: string }>();
   for (const event of history.events ?? []) {
     if (event.activityTaskScheduledEventAttributes?.activityType?.name === activityType) scheduled.set(String(event.eventId), {});
     const started = event.activityTaskStartedEventAttributes;
     const entry = started && scheduled.get(String(started.scheduledEventId));
-    if (entry) entry.attempt = started.attempt ?? 0;
+    if (entry) {
+      entry.attempt = started.attempt ?? 0;
+      if (started.lastFailure)
+        entry.retriedAfter = `${started.lastFailure.message} (${started.lastFailure.timeoutFailureInfo ? 'timeout' : (started.lastFailure.applicationFailureInfo?.type ?? 'failure')})`;
+    }
     const failed = event.activityTaskFailedEventAttributes;
     const failedEntry = failed && scheduled.get(String(failed.scheduledEventId));
     if (failedEntry) failedEntry.outcome = `failed${failed.failure?.applicationFailureInfo?.nonRetryable ? ' (non-retryable)' : ''}`;

@@ -179,6 +179,20 @@ describe('change sources feeding a dynamic asset', () => {
     const { chainId } = await provider.getNetwork();
     const watcher = client.temporal.workflow.getHandle(chainWatcherIdOf(Number(chainId), contractAddress));
     const watcherStatus = () => watcher.query(chainWatcherStatusQuery);
+    /** The watcher's state, its activity under way (attempt, last failure) and the chain's blocks since the token's mint. */
+    const explainWatcher = async () => {
+      const [status, description, head] = await Promise.all([watcherStatus(), watcher.describe(), provider.getBlockNumber()]);
+      const activities = (description.raw.pendingActivities ?? []).map((a) => ({
+        type: a.activityType?.name,
+        state: a.state,
+        attempt: a.attempt,
+        lastFailure: a.lastFailure?.message,
+        lastHeartbeat: a.lastHeartbeatTime?.seconds?.toString(),
+      }));
+      const blocks: string[] = [];
+      for (let n = Math.max(0, head - 8); n <= head; n++) blocks.push(`${n} ${(await provider.getBlock(n))?.hash}`);
+      return `watcher: ${JSON.stringify(status)}\nits activities: ${JSON.stringify(activities)}\nthe chain now: ${blocks.join(', ')} (watcher run ${description.runId}, ${description.status.name})`;
+    };
     await waitFor('the watcher to follow the token', async () => ((await watcherStatus()).tokens.some((t) => t.tokenId === tokenId) ? true : undefined));
 
     /** Waits until the watcher has read past `blockNumber` and delivered everything it found. */
@@ -190,6 +204,7 @@ describe('change sources feeding a dynamic asset', () => {
           return status.cursor && status.cursor.next > blockNumber && status.pending.length === 0 ? status : undefined;
         },
         60_000,
+        explainWatcher,
       );
     const versionsOf = (status: DynamicStatus, changeId: string) => status.versions.filter((v) => v.cause.id === changeId);
     const expectTokenAt = async (status: DynamicStatus) => {
@@ -247,10 +262,15 @@ describe('change sources feeding a dynamic asset', () => {
     await provider.send('anvil_reorg', [head - three.blockNumber + 1, replayed]);
     const moved = (await provider.getTransactionReceipt(three.txHash))!;
     expect(moved.blockNumber).toBe(three.blockNumber + 1);
-    const afterReorg = await waitFor('the watcher to notice the reorg', async () => {
-      const status = await watcherStatus();
-      return status.totals.reorgs > reorgsBefore && status.cursor!.next > moved.blockNumber && status.pending.length === 0 ? status : undefined;
-    });
+    const afterReorg = await waitFor(
+      'the watcher to notice the reorg',
+      async () => {
+        const status = await watcherStatus();
+        return status.totals.reorgs > reorgsBefore && status.cursor!.next > moved.blockNumber && status.pending.length === 0 ? status : undefined;
+      },
+      60_000,
+      explainWatcher,
+    );
     expect(afterReorg.lastReorg!.from).toBeLessThanOrEqual(three.blockNumber);
     const settled = await dynamicStatus(client, spec, 'no change queued', (s) => s.queued.length === 0);
     expect(settled.version).toBe(4);

@@ -65,13 +65,25 @@ export function testSpec(overrides: Partial<AssetSpec> & Record<string, unknown>
   });
 }
 
-/** Polls until `probe` gives a value; a probe that throws counts as not yet. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+/**
+ * Polls until `probe` gives a value; a probe that throws counts as not yet. A timeout names the last
+ * probe's error and what `explain` says of the state.
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, explain?: () => Promise<string>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    const value = await probe().catch((error: unknown) => {
+      lastError = error;
+      return undefined;
+    });
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      // What the wait last saw, so a timeout in CI explains itself.
+      const seen = explain ? await explain().catch((error: unknown) => `(explaining failed: ${String(error)})`) : '';
+      const failed = lastError === undefined ? '' : `; the last probe failed: ${String(lastError)}`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${failed}${seen ? `\n${seen}` : ''}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
