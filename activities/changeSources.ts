@@ -107,11 +107,16 @@ export function createChangeSourceActivities({ provider, contractAddress, deploy
     return transfers.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
   }
 
+  /** Whether the last block the cursor read is still the chain's. */
+  async function stillTheChains(cursor: ChainCursor): Promise<boolean> {
+    const last = cursor.seen.at(-1);
+    return !last || (await hashOf(last.number)) === last.hash;
+  }
+
   /** The cursor after checking that the last block read is still the chain's; walks back to the last block both share. */
   async function rewoundIfReorganised(cursor: ChainCursor): Promise<{ cursor: ChainCursor; reorg: ReadTransfersResult['reorg'] }> {
+    if (await stillTheChains(cursor)) return { cursor, reorg: null };
     const seen = [...cursor.seen];
-    const last = seen.at(-1);
-    if (!last || (await hashOf(last.number)) === last.hash) return { cursor, reorg: null };
     while (seen.length > 0) {
       const ref = seen.at(-1)!;
       if ((await hashOf(ref.number)) === ref.hash) break;
@@ -187,8 +192,10 @@ export function createChangeSourceActivities({ provider, contractAddress, deploy
               const to = Math.min(head, cursor.next + maxBlocks - 1);
               const toHash = await hashOf(to);
               const transfers = toHash ? await transfersIn(tokenIds, cursor.next, to) : 'reorganised';
-              // The range is good only if its last block is still the one whose hash is kept.
-              if (transfers !== 'reorganised' && toHash && (await hashOf(to)) === toHash) {
+              // The range is good only if its last block is still the one whose hash is kept, and the
+              // last block read before it is still the chain's: a reorganisation landing after the check
+              // above would otherwise be read past, its replaced blocks kept as seen.
+              if (transfers !== 'reorganised' && toHash && (await hashOf(to)) === toHash && (await stillTheChains(cursor))) {
                 cursor = { next: to + 1, seen: [...cursor.seen, { number: to, hash: toHash }].slice(-SEEN_BLOCKS) };
                 if (transfers.length > 0 || reorg || Date.now() >= until) return { cursor, transfers, reorg };
                 continue;

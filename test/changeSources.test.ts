@@ -110,6 +110,45 @@ describe('reading Transfers from the chain', () => {
   });
 });
 
+describe('a reorganisation during a read', () => {
+  /** A provider that, the first time a read asks for the head, first has anvil replace blocks: after the read's check of its last block. */
+  class ReorganisingProvider extends JsonRpcProvider {
+    reorganise: (() => Promise<void>) | undefined;
+    override async getBlockNumber(): Promise<number> {
+      const reorganise = this.reorganise;
+      this.reorganise = undefined;
+      await reorganise?.();
+      return super.getBlockNumber();
+    }
+  }
+
+  it('is noticed when it lands between the check of the last block read and the read of the blocks after it', async () => {
+    const racing = new ReorganisingProvider(config.ATELIER_ETH_RPC_URL, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    try {
+      const raced = createChangeSourceActivities({ provider: racing, contractAddress, deploymentBlock });
+      const [first, second] = holders as [Wallet, Wallet];
+      const { tokenId, cursor: afterMint } = await mintedTo(first.address);
+      const sent = await transfer(tokenId, first, second.address);
+      const found = await read([tokenId], afterMint);
+      expect(found.cursor.seen.at(-1)!.number).toBe(sent.blockNumber);
+      // The transfer's block and one on top are replaced, the transfer re-included one block later.
+      const raw = (await provider.send('eth_getRawTransactionByHash', [sent.txHash])) as string;
+      await provider.send('anvil_mine', [1]);
+      const head = await provider.getBlockNumber();
+      racing.reorganise = () => provider.send('anvil_reorg', [head - sent.blockNumber + 1, [[raw, 1]]]);
+      const after = (await mock().run(raced.readTransfers, { tokenIds: [tokenId], cursor: found.cursor, waitMs: 3_000 })) as ReadTransfersResult;
+      expect(racing.reorganise).toBeUndefined();
+      expect(after.reorg).not.toBeNull();
+      expect(after.reorg!.from).toBeLessThanOrEqual(sent.blockNumber);
+      expect(after.transfers.map((t) => [t.txHash, t.blockNumber])).toEqual([[sent.txHash, sent.blockNumber + 1]]);
+      // Every block the cursor keeps as read is the chain's now.
+      for (const { number, hash } of after.cursor.seen) expect((await provider.getBlock(number))!.hash).toBe(hash);
+    } finally {
+      racing.destroy();
+    }
+  });
+});
+
 /** A layers asset whose hat changes with its transfers or a Schedule's ticks, minted to dev account #1 without approval. */
 function dynamicSpec(trait: DynamicTrait): AssetSpec {
   return testSpec({
