@@ -363,7 +363,7 @@ async function attemptsOf(workflowId: string, activityType: string) {
 }
 
 /**
- * The run failed at its first generate attempt, for good, with `reason`: no draft kept, no token,
+ * The run failed at its first generate attempt the worker ran, for good, with `reason`: no draft kept, no token,
  * no failed workflow task; `atelier status` shows the reason with exit code 1.
  */
 async function expectFailedAtOnce(workflowId: string, reason: RegExp, { viaCli = false } = {}) {
@@ -371,7 +371,15 @@ async function expectFailedAtOnce(workflowId: string, reason: RegExp, { viaCli =
   const status = await client.status(workflowId);
   expect(status).toMatchObject({ stage: 'failed', draftCid: null, tokenId: null, decisions: [] });
   expect(status.error).toMatch(reason);
-  expect(await attemptsOf(workflowId, 'generateDraft')).toEqual([{ attempt: 1, outcome: 'failed (non-retryable)' }]);
+  const [generate, ...more] = await attemptsOf(workflowId, 'generateDraft');
+  expect(more).toEqual([]);
+  expect(generate).toMatchObject({ outcome: 'failed (non-retryable)' });
+  if (generate!.attempt !== 1) {
+    // An attempt the stack lost (a task the worker never got, or a worker too slow to answer in time)
+    // may come first; never one the input failed retryably, which would be a wrong verdict on it.
+    console.log(`[badInput] ${workflowId}: generateDraft failed for good at attempt ${generate!.attempt}, after ${generate!.retriedAfter}`);
+    expect(generate!.retriedAfter).toMatch(/\(timeout\)$/);
+  }
   await expectNoFailedTasks(workflowId);
   if (viaCli) {
     const shown = await cli(['status', workflowId]);
