@@ -29,7 +29,7 @@ import { newDecisionKey } from '../common/decision.ts';
 import { APPROVE_ACTION, requestBlocks } from '../common/slack/blocks.ts';
 import { SlackCollections } from '../common/slack/settings.ts';
 import { ensureGoTool } from '../scripts/lib/tools.ts';
-import { killProcess, recipient, spawnWorkerProcess, testSpec, uniqueCollection, waitFor, waitForStage } from './support/harness.ts';
+import { activityAttempts, killProcess, recipient, spawnWorkerProcess, testSpec, uniqueCollection, waitFor, waitForStage } from './support/harness.ts';
 import { buttonClick, postInteraction } from './support/slackRequests.ts';
 import type { SlackUser } from './support/slackRequests.ts';
 import { FakeSlack } from './support/slackServer.ts';
@@ -337,32 +337,6 @@ async function expectNothingStarted(collectionId: string, assetKey: string) {
 }
 
 /**
- * Each activity of a type in the run's history: its last attempt, with its outcome and, when that
- * attempt was a retry, why the attempt before it failed.
- */
-async function attemptsOf(workflowId: string, activityType: string) {
-  const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, { attempt?: number; outcome?: string; retriedAfter?: string }>();
-  for (const event of history.events ?? []) {
-    if (event.activityTaskScheduledEventAttributes?.activityType?.name === activityType) scheduled.set(String(event.eventId), {});
-    const started = event.activityTaskStartedEventAttributes;
-    const entry = started && scheduled.get(String(started.scheduledEventId));
-    if (entry) {
-      entry.attempt = started.attempt ?? 0;
-      if (started.lastFailure)
-        entry.retriedAfter = `${started.lastFailure.message} (${started.lastFailure.timeoutFailureInfo ? 'timeout' : (started.lastFailure.applicationFailureInfo?.type ?? 'failure')})`;
-    }
-    const failed = event.activityTaskFailedEventAttributes;
-    const failedEntry = failed && scheduled.get(String(failed.scheduledEventId));
-    if (failedEntry) failedEntry.outcome = `failed${failed.failure?.applicationFailureInfo?.nonRetryable ? ' (non-retryable)' : ''}`;
-    const completed = event.activityTaskCompletedEventAttributes;
-    const completedEntry = completed && scheduled.get(String(completed.scheduledEventId));
-    if (completedEntry) completedEntry.outcome = 'completed';
-  }
-  return [...scheduled.values()];
-}
-
-/**
  * The run failed at its first generate attempt the worker ran, for good, with `reason`: no draft kept, no token,
  * no failed workflow task; `atelier status` shows the reason with exit code 1.
  */
@@ -371,7 +345,7 @@ async function expectFailedAtOnce(workflowId: string, reason: RegExp, { viaCli =
   const status = await client.status(workflowId);
   expect(status).toMatchObject({ stage: 'failed', draftCid: null, tokenId: null, decisions: [] });
   expect(status.error).toMatch(reason);
-  const [generate, ...more] = await attemptsOf(workflowId, 'generateDraft');
+  const [generate, ...more] = await activityAttempts(client, workflowId, 'generateDraft');
   expect(more).toEqual([]);
   expect(generate).toMatchObject({ outcome: 'failed (non-retryable)' });
   if (generate!.attempt !== 1) {

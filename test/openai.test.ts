@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtelierClient } from '../client/atelier.ts';
 import { sha256Hex } from '../activities/kubo.ts';
 import { loadConfig } from '../common/config.ts';
-import { gatewayGet, startWorker, testSpec, waitFor } from './support/harness.ts';
+import { activityAttempts, gatewayGet, startWorker, testSpec, waitFor } from './support/harness.ts';
 import { startImagesServer } from './support/openaiServer.ts';
 
 // A queue of its own: only this worker, configured for OpenAI, takes these runs.
@@ -49,10 +49,10 @@ describe('openai generator', () => {
     const calls = images.calls.filter((c) => c.body.prompt === prompt);
     expect(calls.map((c) => c.retryCount)).toEqual(['0', '0']);
     // The activity was scheduled once and succeeded in its second attempt, after the 429 failed the first.
-    const generate = await activityAttempts(workflowId, 'generateDraft');
+    const generate = await activityAttempts(client, workflowId, 'generateDraft');
     expect(generate).toHaveLength(1);
     expect(generate[0]).toMatchObject({ attempt: 2, outcome: 'completed' });
-    expect(generate[0]!.lastFailure).toMatch(/429/);
+    expect(generate[0]!.retriedAfter).toMatch(/429/);
   });
 
   it('heartbeats while it waits for the Images API', async () => {
@@ -84,24 +84,3 @@ describe('openai generator', () => {
     expect(images.calls.filter((c) => c.body.prompt === prompt)).toHaveLength(1);
   });
 });
-
-/** The activity's executions of one type in the run's history: the last attempt, its outcome and the failure before it. */
-async function activityAttempts(workflowId: string, activityType: string) {
-  const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
-  const found = new Map<string, { attempt?: number; lastFailure?: string; outcome?: string }>();
-  for (const event of history.events ?? []) {
-    if (event.activityTaskScheduledEventAttributes?.activityType?.name === activityType) found.set(String(event.eventId), {});
-    const started = event.activityTaskStartedEventAttributes;
-    const entry = started && found.get(String(started.scheduledEventId));
-    if (entry) Object.assign(entry, { attempt: started.attempt, lastFailure: started.lastFailure?.message ?? undefined });
-    for (const [outcome, attributes] of [
-      ['completed', event.activityTaskCompletedEventAttributes],
-      ['failed', event.activityTaskFailedEventAttributes],
-      ['timedOut', event.activityTaskTimedOutEventAttributes],
-    ] as const) {
-      const closed = attributes && found.get(String(attributes.scheduledEventId));
-      if (closed) closed.outcome = outcome;
-    }
-  }
-  return [...found.values()];
-}

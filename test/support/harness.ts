@@ -66,6 +66,36 @@ export function testSpec(overrides: Partial<AssetSpec> & Record<string, unknown>
 }
 
 /**
+ * Each activity of a type in a run's history: its last attempt, how it ended ('completed', 'failed',
+ * 'failed (non-retryable)', 'timedOut'), and when that attempt was a retry, why the one before it
+ * ended: `retriedAfter` is the failure's message with its kind in brackets ('timeout', or the type).
+ */
+export async function activityAttempts(client: AtelierClient, workflowId: string, activityType: string) {
+  const history = await client.temporal.workflow.getHandle(workflowId).fetchHistory();
+  const found = new Map<string, { attempt?: number; retriedAfter?: string; outcome?: string }>();
+  for (const event of history.events ?? []) {
+    if (event.activityTaskScheduledEventAttributes?.activityType?.name === activityType) found.set(String(event.eventId), {});
+    const started = event.activityTaskStartedEventAttributes;
+    const entry = started && found.get(String(started.scheduledEventId));
+    if (entry) {
+      entry.attempt = started.attempt ?? 0;
+      const last = started.lastFailure;
+      if (last) entry.retriedAfter = `${last.message} (${last.timeoutFailureInfo ? 'timeout' : (last.applicationFailureInfo?.type ?? 'failure')})`;
+    }
+    const failed = event.activityTaskFailedEventAttributes;
+    for (const [outcome, attributes] of [
+      ['completed', event.activityTaskCompletedEventAttributes],
+      [failed?.failure?.applicationFailureInfo?.nonRetryable ? 'failed (non-retryable)' : 'failed', failed],
+      ['timedOut', event.activityTaskTimedOutEventAttributes],
+    ] as const) {
+      const closed = attributes && found.get(String(attributes.scheduledEventId));
+      if (closed) closed.outcome = outcome;
+    }
+  }
+  return [...found.values()];
+}
+
+/**
  * Polls until `probe` gives a value; a probe that throws counts as not yet. A timeout names the last
  * probe's error and what `explain` says of the state.
  */
