@@ -1,13 +1,13 @@
 // mint: one token per asset, through ethers v6. Exactly once: the contract refuses a second
 // token for an asset, and a retry first looks for the token and for the transaction it sent.
-import { ApplicationFailure, Context, heartbeat, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { JsonRpcProvider, TransactionReceipt, Wallet } from 'ethers';
 import type { MintReceipt } from '../common/asset.ts';
 import type { CreativeAssetContract } from '../contracts/index.ts';
 import { assetIdOf, connectCreativeAsset, metadataDigestFromCid, mintedTokensFromReceipt, parseCreativeAssetError } from '../contracts/index.ts';
 import { heartbeatWhile } from './heartbeat.ts';
 import { recordMintGas } from './metrics.ts';
-import { awaitReceipt as awaitMined, revertFailure, sendRecorded } from './transactions.ts';
+import { awaitReceipt, revertFailure, sendRecorded } from './transactions.ts';
 import type { SentProgress } from './transactions.ts';
 
 export interface MintDependencies {
@@ -74,12 +74,6 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
   const contract = connectCreativeAsset(contractAddress, signer);
   const onChain = { contract, provider, contractAddress, deploymentBlock };
 
-  async function awaitReceipt(txHash: string): Promise<TransactionReceipt | null> {
-    heartbeat({ txHash } satisfies MintProgress);
-    // The receipt is enough here: the asset run reads the token back at the configured depth (confirmMint).
-    return awaitMined(provider, txHash);
-  }
-
   async function toMintReceipt(receipt: TransactionReceipt, assetId: bigint, alreadyMinted: boolean): Promise<MintReceipt> {
     const minted = mintedTokensFromReceipt(receipt, contractAddress).find((m) => m.assetId === assetId);
     if (!minted) throw new Error(`transaction ${receipt.hash} minted no token for asset ${assetId}`);
@@ -135,7 +129,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
     };
     const previous = progress.current?.txHash;
     if (previous) {
-      const receipt = await awaitReceipt(previous);
+      const receipt = await awaitReceipt(provider, previous);
       if (receipt?.status === 1 && (await pointsThere())) return { tokenId, metadataCid, txHash: previous, blockNumber: receipt.blockNumber };
     }
     if (await pointsThere()) return { tokenId, metadataCid, txHash: previous ?? null, blockNumber: null };
@@ -146,7 +140,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
       throw revertFailure(error, `updateContent of token ${tokenId}`, 'UpdateReverted') ?? error;
     }
     log.info('updateContent transaction sent', { txHash, tokenId });
-    const receipt = await awaitReceipt(txHash);
+    const receipt = await awaitReceipt(provider, txHash);
     if (receipt?.status === 1) return { tokenId, metadataCid, txHash, blockNumber: receipt.blockNumber };
     if (receipt === null) throw new Error(`updateContent transaction ${txHash} disappeared from the pool before it was mined; sending again`);
     throw ApplicationFailure.nonRetryable(`updateContent transaction ${txHash} reverted on chain`, 'UpdateReverted');
@@ -163,7 +157,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
     const previous = progress.current?.txHash;
     if (previous) {
       log.info('looking for the transaction an earlier attempt sent', { txHash: previous });
-      const receipt = await awaitReceipt(previous);
+      const receipt = await awaitReceipt(provider, previous);
       if (receipt?.status === 1) return toMintReceipt(receipt, assetId, true);
       const raced = await existingMint(onChain, assetId);
       if (raced) return raced;
@@ -192,7 +186,8 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
     }
     log.info('mint transaction sent', { txHash, assetId: assetId.toString() });
 
-    const receipt = await awaitReceipt(txHash);
+    // The receipt is enough here: the asset run reads the token back at the configured depth (confirmMint).
+    const receipt = await awaitReceipt(provider, txHash);
     if (receipt?.status === 1) return toMintReceipt(receipt, assetId, false);
     const raced = await existingMint(onChain, assetId);
     if (raced) return raced;

@@ -152,18 +152,18 @@ export function createRevealActivities({ kubo, provider, signer, contractAddress
       const current = await mapInParallel(batches, READ_CONCURRENCY, async (b) => (await placeOf(b.firstTokenId)).digest.toLowerCase());
       return batches.filter((b, i) => current[i] !== b.digest.toLowerCase());
     };
+    /** Whether the transaction was mined (false: dropped from the pool); one that reverted fails for good. */
+    const mined = async (hash: string) => {
+      const receipt = await awaitReceipt(provider, hash);
+      if (receipt?.status === 0) throw ApplicationFailure.nonRetryable(`the reveal transaction ${hash} reverted`, 'RevealReverted');
+      return receipt !== null;
+    };
     let txHash = progress.current?.txHash ?? null;
-    if (txHash) {
-      const receipt = await awaitReceipt(provider, txHash);
-      if (receipt?.status === 0) throw ApplicationFailure.nonRetryable(`the reveal transaction ${txHash} reverted`, 'RevealReverted');
-      if (!receipt) txHash = null;
-    }
+    if (txHash && !(await mined(txHash))) txHash = null;
     const toSend = await pending();
     if (toSend.length > 0) {
       txHash = await send(toSend, progress);
-      const receipt = await awaitReceipt(provider, txHash);
-      if (!receipt) throw new Error(`the reveal transaction ${txHash} was dropped; sending again`);
-      if (receipt.status === 0) throw ApplicationFailure.nonRetryable(`the reveal transaction ${txHash} reverted`, 'RevealReverted');
+      if (!(await mined(txHash))) throw new Error(`the reveal transaction ${txHash} was dropped; sending again`);
     } else txHash ??= await switchedBy(batches[0]!);
 
     const { chainId } = await provider.getNetwork();
