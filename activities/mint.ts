@@ -3,6 +3,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { JsonRpcProvider, TransactionReceipt, Wallet } from 'ethers';
 import type { MintReceipt } from '../common/asset.ts';
+import { tokenIdPattern } from '../common/asset.ts';
 import type { CreativeAssetContract } from '../contracts/index.ts';
 import { assetIdOf, connectCreativeAsset, metadataDigestFromCid, mintedTokensFromReceipt, parseCreativeAssetError } from '../contracts/index.ts';
 import { heartbeatWhile } from './heartbeat.ts';
@@ -116,7 +117,7 @@ export function createMintActivities({ provider, signer, contractAddress, deploy
   };
 
   async function updateOnce({ tokenId, metadataCid }: UpdateContentInput, progress: { current?: MintProgress }): Promise<ContentUpdate> {
-    if (!/^[1-9][0-9]{0,77}$/.test(tokenId)) throw ApplicationFailure.nonRetryable(`"${tokenId}" is not a token id`, 'InvalidToken');
+    if (!tokenIdPattern.test(tokenId)) throw ApplicationFailure.nonRetryable(`"${tokenId}" is not a token id`, 'InvalidToken');
     let digest: string;
     try {
       digest = metadataDigestFromCid(metadataCid);

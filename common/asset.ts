@@ -193,6 +193,16 @@ export interface AssetResult extends AssetStatus {
   mint: MintReceipt | null;
 }
 
+/** A collection id (a slug): lowercase letters, digits and dashes, at most 63. */
+export const slugPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/**
+ * One canonical form per key: `7` and `0007` would name the same token on chain, so numbers have
+ * no leading zeros (and at most 18 digits); other keys carry a letter, `_` or `-`.
+ */
+export const assetKeyPattern = /^(?:0|[1-9][0-9]{0,17}|(?=[0-9]*[A-Za-z_-])[A-Za-z0-9_-]{1,64})$/;
+/** A token id as decimal text: above 0 and at most 78 digits (the uint256 bound is checked apart where it matters). */
+export const tokenIdPattern = /^[1-9][0-9]{0,77}$/;
+
 /** Durations in specs: a whole number and a unit, as Temporal reads them ('90s', '4h', '2d'). */
 export const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
 const unitMs = { ms: 1, s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7 } as const;

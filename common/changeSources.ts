@@ -2,6 +2,7 @@
 // watcher (a token's ERC-721 Transfers). Shared by workflows/changeSources.ts, its activities and the
 // tests: ids, message names, the watcher's state, and the change each source delivers. Pure code, safe
 // in the workflow sandbox.
+import { assetKeyPattern, slugPattern, tokenIdPattern } from './asset.ts';
 import type { AssetChangeInput } from './dynamic.ts';
 
 /** One chain watcher per (chain, contract): it reads the Transfers of every dynamic token of that contract. */
@@ -86,9 +87,6 @@ export const SEEN_BLOCKS = 64;
 /** Tokens one watcher follows (its state is carried over continue-as-new). */
 export const MAX_WATCHED_TOKENS = 5_000;
 const MAX_TOKEN_ID = (1n << 256n) - 1n;
-const slugPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
-// common/specSchema.ts assetKeyPattern (that module pulls zod; this one stays small).
-const assetKeyPattern = /^(?:0|[1-9][0-9]{0,17}|(?=[0-9]*[A-Za-z_-])[A-Za-z0-9_-]{1,64})$/;
 
 /** Why a watchToken payload is refused, or undefined (untrusted input: anyone can signal the watcher). */
 export function watchTokenRefusal(raw: unknown): string | undefined {
@@ -96,7 +94,7 @@ export function watchTokenRefusal(raw: unknown): string | undefined {
   const input = raw as Record<string, unknown>;
   const extra = Object.keys(input).filter((k) => !['tokenId', 'collectionId', 'assetKey'].includes(k));
   if (extra.length) return `unexpected fields ${extra.slice(0, 3).join(', ')}`;
-  if (typeof input.tokenId !== 'string' || !/^[1-9][0-9]{0,77}$/.test(input.tokenId) || BigInt(input.tokenId) > MAX_TOKEN_ID)
+  if (typeof input.tokenId !== 'string' || !tokenIdPattern.test(input.tokenId) || BigInt(input.tokenId) > MAX_TOKEN_ID)
     return 'tokenId must be a decimal uint256 above 0';
   if (typeof input.collectionId !== 'string' || !slugPattern.test(input.collectionId)) return 'collectionId must be a slug';
   if (typeof input.assetKey !== 'string' || !assetKeyPattern.test(input.assetKey)) return 'assetKey is not an asset key';

@@ -48,7 +48,7 @@ export interface AssetVersion {
   traits: Record<string, string>;
   /** What caused it: `mint`, or the change's name and id. */
   cause: { name: string; id: string | null; by: string };
-  /** The refresh run (absent for version 1, which is the mint's run). */
+  /** The run that made it: the refresh run, or for version 1 the mint's run. */
   workflowId: string;
   txHash: string | null;
   at: string;

@@ -5,7 +5,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import type { AssetSpec } from './asset.ts';
-import { durationMs, durationPattern, renditionNames } from './asset.ts';
+import { assetKeyPattern, durationMs, durationPattern, renditionNames, slugPattern } from './asset.ts';
 import { checksSchema } from './checks.ts';
 import { dynamicSchema } from './dynamic.ts';
 import { artworkPathPattern, commitPattern, repositoryLocationProblem } from './repository.ts';
@@ -20,12 +20,7 @@ export const duration = z
   .string()
   .regex(durationPattern, 'expected a duration such as 90s, 15m, 4h or 2d')
   .refine((d) => (durationMs(d) ?? Infinity) <= MAX_WAIT_DAYS * 86_400_000, `expected at most ${MAX_WAIT_DAYS}d`);
-export const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes (at most 63)');
-/**
- * One canonical form per key: `7` and `0007` would name the same token on chain, so numbers have
- * no leading zeros (and at most 18 digits); other keys carry a letter, `_` or `-`.
- */
-export const assetKeyPattern = /^(?:0|[1-9][0-9]{0,17}|(?=[0-9]*[A-Za-z_-])[A-Za-z0-9_-]{1,64})$/;
+export const slug = z.string().regex(slugPattern, 'expected lowercase letters, digits and dashes (at most 63)');
 
 /** EIP-55: the address with its checksum casing, or undefined when it is not one. */
 export function checksumAddress(value: string): string | undefined {

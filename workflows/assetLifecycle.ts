@@ -18,7 +18,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { AssetResult, AssetSpec, AssetStatus, Draft, DynamicAssetInput, FormattedAsset, MintReceipt, ReviseInput, Stage } from '../common/asset.ts';
-import { durationMs } from '../common/asset.ts';
+import { durationMs, tokenIdPattern } from '../common/asset.ts';
 import type { ApprovalRule, ApprovalTrust, DecisionInput, DecisionKind, DecisionRecord } from '../common/decision.ts';
 import { checkDecision } from '../common/decision.ts';
 import { checkSpec } from '../common/specSchema.ts';
@@ -666,7 +666,7 @@ function drawnTraitsOf(draft: Draft): Record<string, string> {
 function refreshOf(value: unknown): RefreshOptions | undefined {
   const r = value as RefreshOptions | undefined;
   if (typeof r !== 'object' || r === null) return undefined;
-  if (typeof r.tokenId !== 'string' || !/^[1-9][0-9]{0,77}$/.test(r.tokenId)) return undefined;
+  if (typeof r.tokenId !== 'string' || !tokenIdPattern.test(r.tokenId)) return undefined;
   if (!Number.isInteger(r.version) || r.version < 2 || typeof r.cause !== 'string' || !Array.isArray(r.previous)) return undefined;
   return { tokenId: r.tokenId, version: r.version, previous: r.previous.filter((c) => typeof c === 'string').slice(0, 100), cause: r.cause.slice(0, 200) };
 }
