@@ -202,6 +202,8 @@ export const slugPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const assetKeyPattern = /^(?:0|[1-9][0-9]{0,17}|(?=[0-9]*[A-Za-z_-])[A-Za-z0-9_-]{1,64})$/;
 /** A token id as decimal text: above 0 and at most 78 digits (the uint256 bound is checked apart where it matters). */
 export const tokenIdPattern = /^[1-9][0-9]{0,77}$/;
+/** A CIDv1 in base32, as Kubo gives them here (metadata and placeholder CIDs a workflow passes on). */
+export const cidV1Pattern = /^b[a-z2-7]{20,100}$/;
 
 /** Durations in specs: a whole number and a unit, as Temporal reads them ('90s', '4h', '2d'). */
 export const durationPattern = /^(\d+)(ms|s|m|h|d)$/;

@@ -18,7 +18,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { AssetResult, AssetSpec, AssetStatus, Draft, DynamicAssetInput, FormattedAsset, MintReceipt, ReviseInput, Stage } from '../common/asset.ts';
-import { durationMs, tokenIdPattern } from '../common/asset.ts';
+import { cidV1Pattern, durationMs, tokenIdPattern } from '../common/asset.ts';
 import type { ApprovalRule, ApprovalTrust, DecisionInput, DecisionKind, DecisionRecord } from '../common/decision.ts';
 import { checkDecision } from '../common/decision.ts';
 import { checkSpec } from '../common/specSchema.ts';
@@ -678,7 +678,7 @@ function collectionOf(value: unknown): LifecycleOptions['collection'] | undefine
   if (!Number.isInteger(c.index) || c.index < 0 || c.index >= 100_000) return undefined;
   if (c.placeholderMetadataCid === undefined) return { workflowId: c.workflowId, index: c.index };
   // Only the collection sets it; a value that is not a CIDv1 makes the option invalid, never the final metadata's mint.
-  if (typeof c.placeholderMetadataCid !== 'string' || !/^b[a-z2-7]{20,100}$/.test(c.placeholderMetadataCid)) return undefined;
+  if (typeof c.placeholderMetadataCid !== 'string' || !cidV1Pattern.test(c.placeholderMetadataCid)) return undefined;
   return { workflowId: c.workflowId, index: c.index, placeholderMetadataCid: c.placeholderMetadataCid };
 }
 

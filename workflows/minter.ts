@@ -14,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { MintReceipt } from '../common/asset.ts';
+import { cidV1Pattern, slugPattern } from '../common/asset.ts';
 import type { MintAnswer, MintOutcome, MintRequest, MinterInput, MinterStatus, Queued } from '../common/mint.ts';
 import type { Activities } from '../activities/index.ts';
 import type { BatchOutcome, PreparedBatch, SentTx } from '../activities/mintBatch.ts';
@@ -297,10 +298,10 @@ function mintRequestShape(raw: unknown, assetRunsOnly: boolean): MintRequest | s
   const r = raw as Record<string, unknown>;
   const text = (field: string, pattern: RegExp) => typeof r[field] === 'string' && pattern.test(r[field] as string);
   if (!text('assetId', /^[0-9]{1,78}$/)) return '"assetId" must be a decimal asset id';
-  if (!text('collectionId', /^[a-z0-9][a-z0-9-]{0,62}$/) || !text('assetKey', /^[A-Za-z0-9_-]{1,64}$/))
+  if (!text('collectionId', slugPattern) || !text('assetKey', /^[A-Za-z0-9_-]{1,64}$/))
     return '"collectionId" and "assetKey" must name an asset';
   if (!text('recipient', /^0x[0-9a-fA-F]{40}$/)) return '"recipient" must be an address';
-  if (!text('metadataCid', /^b[a-z2-7]{20,100}$/)) return '"metadataCid" must be a CIDv1 (base32)';
+  if (!text('metadataCid', cidV1Pattern)) return '"metadataCid" must be a CIDv1 (base32)';
   // Runs begun before requests were checked with their asset runs answered any workflow.
   if (!text('replyTo', assetRunsOnly ? /^asset:[^:]{1,64}:[^:]{1,64}$/ : /^.{1,300}$/)) return '"replyTo" must be an asset workflow id';
   const { assetId, collectionId, assetKey, recipient, metadataCid, replyTo } = r as unknown as MintRequest;
