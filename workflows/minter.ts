@@ -298,8 +298,7 @@ function mintRequestShape(raw: unknown, assetRunsOnly: boolean): MintRequest | s
   const r = raw as Record<string, unknown>;
   const text = (field: string, pattern: RegExp) => typeof r[field] === 'string' && pattern.test(r[field] as string);
   if (!text('assetId', /^[0-9]{1,78}$/)) return '"assetId" must be a decimal asset id';
-  if (!text('collectionId', slugPattern) || !text('assetKey', /^[A-Za-z0-9_-]{1,64}$/))
-    return '"collectionId" and "assetKey" must name an asset';
+  if (!text('collectionId', slugPattern) || !text('assetKey', /^[A-Za-z0-9_-]{1,64}$/)) return '"collectionId" and "assetKey" must name an asset';
   if (!text('recipient', /^0x[0-9a-fA-F]{40}$/)) return '"recipient" must be an address';
   if (!text('metadataCid', cidV1Pattern)) return '"metadataCid" must be a CIDv1 (base32)';
   // Runs begun before requests were checked with their asset runs answered any workflow.
